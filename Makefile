@@ -1,0 +1,49 @@
+# dcai-lab: the two commands are `make lab` and `make test`; both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+LAB_ARGS ?=
+PYTEST_ARGS ?= -q
+SUBMISSIONS ?= submissions
+GRADES ?= grades.csv
+# Progress bars are turned off where notebook outputs are stored or compared (nbval).
+NB_ENV := TQDM_DISABLE=1 MPLBACKEND=module://matplotlib_inline.backend_inline
+
+.PHONY: setup lab test release solutions grade bench timings clean
+
+setup: $(STAMP)
+
+# (Re)install when the venv is missing or pyproject.toml changed.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+## Open the course in JupyterLab (e.g. make lab LAB_ARGS="--no-browser --port 8890").
+lab: setup
+	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS)
+
+## Run every test: the library's tests and doctests, then nbval over the solution notebooks.
+test: setup
+	$(NB_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) tests dcai_lab notebooks/solutions \
+	    --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+## Build the student notebooks in notebooks/ from notebooks/solutions/ (nbgrader's preprocessors).
+release: setup
+	$(BIN)/python -m dcai_lab.grading release notebooks/solutions notebooks
+
+## Re-run every solution notebook in place, storing the outputs nbval compares against.
+solutions: setup
+	$(NB_ENV) $(BIN)/python -m dcai_lab.grading execute notebooks/solutions/*.ipynb
+
+## Autograde a folder of submitted notebooks into a CSV (make grade SUBMISSIONS=dir).
+grade: setup
+	$(BIN)/python -m dcai_lab.grading grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES)
+
+## Speed and memory benchmarks (ratios measured side by side in one run).
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) data/cache/* build *.egg-info
