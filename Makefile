@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told to (containers, CI).
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?= -q
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml
 
 ## Open the course in JupyterLab (e.g. make lab LAB_ARGS="--no-browser --port 8890").
 lab: setup
-	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS)
+	cd notebooks && ../$(BIN)/jupyter lab $(ROOT_ARGS) $(LAB_ARGS)
 
 ## Run every test: the library's tests and doctests, then nbval over the solution notebooks.
 test: setup
@@ -43,7 +45,7 @@ grade: setup
 
 ## Speed and memory benchmarks (ratios measured side by side in one run).
 bench: setup
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) data/cache/* build *.egg-info

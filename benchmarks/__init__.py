@@ -1,0 +1,1 @@
+"""Speed, memory and quality benchmarks: `make bench` (or `python -m benchmarks [active embed seals pruning]`)."""
