@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 LAB_ARGS ?=
 # JupyterLab refuses to run as root unless told to (containers, CI).
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q -n auto --dist loadfile
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
 # Progress bars are turned off where notebook outputs are stored or compared (nbval).
