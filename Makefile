@@ -9,8 +9,8 @@ ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?= -q -n auto --dist loadfile
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
-# Progress bars are turned off where notebook outputs are stored or compared (nbval).
-NB_ENV := TQDM_DISABLE=1 MPLBACKEND=module://matplotlib_inline.backend_inline
+# Where notebook outputs are stored or compared (nbval): no progress bars, and widgets draw static figures.
+NB_ENV := TQDM_DISABLE=1 DCAI_STATIC_WIDGETS=1 MPLBACKEND=module://matplotlib_inline.backend_inline
 
 .PHONY: setup lab test release solutions grade bench timings clean
 
