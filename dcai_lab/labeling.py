@@ -1,0 +1,221 @@
+"""Label images by hand in a notebook, and let a person be the oracle of an active learning loop.
+
+>>> import numpy as np
+>>> tool = LabelingWidget(np.zeros((5, 8, 8), np.uint8), class_names=["cat", "dog"])
+>>> tool.ask([3, 1])
+>>> tool.label("dog"); tool.label(0)           # a class name or a class index
+>>> tool.labels
+{3: 1, 1: 0}
+>>> tool.undo(); tool.labels                   # take the last label back
+{3: 1}
+
+In JupyterLab, ``display(tool)`` shows the current image with one button per
+class, an Undo and a Stop button, and a key box: type a class's key (``0``-``9``
+by default) there to label without the mouse. Called with pool ids,
+``tool(ids)`` shows them one by one and waits (the notebook stays responsive)
+until all are labeled, then returns their labels: that makes the widget an
+``oracle`` for :func:`dcai_lab.active.run_active_learning`. Every label is kept
+in ``tool.labels`` as soon as it is given, so nothing is lost if the loop stops.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["LabelingWidget", "LabelingStopped", "labeling_widget"]
+
+
+class LabelingStopped(RuntimeError):
+    """The person pressed Stop; ``.labels`` holds every label given so far."""
+
+    def __init__(self, labels: dict[int, int]):
+        super().__init__(f"labeling stopped after {len(labels)} labels; they are kept in .labels")
+        self.labels = dict(labels)
+
+
+def _png(image: np.ndarray, size: int = 160) -> bytes:
+    from PIL import Image
+
+    img = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if img.mode == "L":
+        img = Image.fromarray(255 - np.asarray(img))  # dark ink on white, as in the plots
+    img = img.resize((size, size), Image.NEAREST)
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class LabelingWidget:
+    """Show images one at a time and record the class a person gives each.
+
+    Parameters
+    ----------
+    images : array (N, H, W) or (N, H, W, 3), uint8. Items are addressed by their index (pool id).
+    class_names : the classes, in label order; one button each.
+    keys : one keyboard key per class (default ``"0123456789"``, then letters).
+
+    Attributes
+    ----------
+    labels : dict, pool id -> class index, in the order labels were given.
+    queue : the pool ids still waiting for a label.
+    """
+
+    def __init__(self, images: np.ndarray, class_names: Sequence[str], keys: str | None = None):
+        images = np.asarray(images)
+        if images.ndim not in (3, 4) or len(images) == 0:
+            raise ValueError(f"images must be a non-empty (N, H, W) or (N, H, W, 3) array, got shape {images.shape}")
+        if len(class_names) < 2:
+            raise ValueError(f"give at least two class names, got {list(class_names)}")
+        keys = keys or ("0123456789abcdefghijklmnopqrstuvwxyz"[: len(class_names)])
+        if len(keys) != len(class_names) or len(set(keys)) != len(keys):
+            raise ValueError(f"keys must give one distinct key per class ({len(class_names)}), got {keys!r}")
+        self.images, self.class_names, self.keys = images, list(class_names), keys
+        self.labels: dict[int, int] = {}
+        self.queue: list[int] = []
+        self.stopped = False
+        self._ui = None
+
+    # ------------------------------------------------------------------ the logic (no widgets needed)
+
+    def ask(self, ids: Sequence[int]) -> None:
+        """Queue pool ids for labeling (ids already labeled are skipped)."""
+        ids = [int(i) for i in np.asarray(ids).ravel()]
+        bad = [i for i in ids if not 0 <= i < len(self.images)]
+        if bad:
+            raise ValueError(f"ids {bad[:5]} are outside the {len(self.images)} images")
+        self.queue += [i for i in ids if i not in self.labels and i not in self.queue]
+        self.stopped = False
+        self._refresh()
+
+    @property
+    def current(self) -> int | None:
+        """The pool id on screen, or None when nothing waits for a label."""
+        return self.queue[0] if self.queue else None
+
+    def label(self, label: int | str) -> None:
+        """Give the current image a class (an index, a class name, or a key)."""
+        if self.current is None:
+            raise ValueError("nothing to label: call ask(ids) first")
+        if isinstance(label, str):
+            if label in self.class_names:
+                label = self.class_names.index(label)
+            elif len(label) == 1 and label in self.keys:
+                label = self.keys.index(label)
+            else:
+                raise ValueError(f"unknown class {label!r}; choose from {self.class_names} or keys {self.keys!r}")
+        if not 0 <= int(label) < len(self.class_names):
+            raise ValueError(f"class index must be in 0..{len(self.class_names) - 1}, got {label}")
+        self.labels[self.queue.pop(0)] = int(label)
+        self._refresh()
+
+    def undo(self) -> None:
+        """Take back the most recent label; its image comes back on screen."""
+        if not self.labels:
+            return
+        last = next(reversed(self.labels))
+        del self.labels[last]
+        self.queue.insert(0, last)
+        self._refresh()
+
+    def stop(self) -> None:
+        """Stop waiting (the labels given so far are kept)."""
+        self.stopped = True
+        self._refresh()
+
+    def __call__(self, ids: Sequence[int]) -> np.ndarray:
+        """The oracle interface: show ``ids``, wait until all are labeled, return their labels in order."""
+        ids = [int(i) for i in np.asarray(ids).ravel()]
+        self.ask(ids)
+        self._wait_until(lambda: self.stopped or all(i in self.labels for i in ids))
+        if self.stopped:
+            raise LabelingStopped(self.labels)
+        return np.array([self.labels[i] for i in ids], dtype=np.int64)
+
+    def _wait_until(self, done) -> None:
+        """Keep the notebook's widgets responsive while waiting for clicks."""
+        if os.environ.get("DCAI_STATIC_WIDGETS") == "1":
+            raise RuntimeError("no widget front end here (DCAI_STATIC_WIDGETS=1): nobody can click; "
+                               "use the simulated oracle (oracle=None) instead")
+        from jupyter_ui_poll import ui_events
+
+        with ui_events() as poll:
+            while not done():
+                poll(10)
+                time.sleep(0.05)
+
+    # ------------------------------------------------------------------ the view
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())
+
+    def widget(self):
+        """The ipywidgets view (built once)."""
+        if self._ui is None:
+            self._ui = self._build()
+            self._refresh()
+        return self._ui["box"]
+
+    def _build(self) -> dict:
+        import ipywidgets as w
+
+        ui: dict = {"image": w.Image(format="png", width=160, height=160),
+                    "status": w.HTML(), "key": w.Text(placeholder="type a key", layout=w.Layout(width="110px"))}
+        ui["buttons"] = [w.Button(description=f"{name} [{key}]", layout=w.Layout(width="auto"))
+                         for name, key in zip(self.class_names, self.keys)]
+        def on_button(button):
+            if self.current is not None:
+                self.label(ui["buttons"].index(button))
+        for button in ui["buttons"]:
+            button.on_click(on_button)
+        ui["undo"] = w.Button(description="Undo", icon="undo", button_style="warning")
+        ui["stop"] = w.Button(description="Stop", icon="stop", button_style="danger")
+        ui["undo"].on_click(lambda _: self.undo())
+        ui["stop"].on_click(lambda _: self.stop())
+
+        def on_key(change):
+            typed = change["new"][-1:]
+            if not typed:
+                return  # the box was just cleared
+            ui["key"].value = ""
+            if typed in self.keys and self.current is not None:
+                self.label(typed)
+        ui["key"].observe(on_key, names="value")
+        ui["box"] = w.VBox([w.HBox([ui["image"], ui["status"]]), w.HBox(ui["buttons"]),
+                            w.HBox([ui["key"], ui["undo"], ui["stop"]])])
+        ui["box"].add_class("dcai-labeling")
+        return ui
+
+    def _refresh(self) -> None:
+        if self._ui is None:
+            return
+        ui = self._ui
+        waiting = len(self.queue)
+        if self.current is not None:
+            ui["image"].value = _png(self.images[self.current])
+            head = f"<b>pool id {self.current}</b>: which class is this?"
+        else:
+            ui["image"].value = _png(np.zeros(self.images.shape[1:], np.uint8))
+            head = "<b>stopped</b>" if self.stopped else "<b>nothing to label</b>"
+        last = ""
+        if self.labels:
+            pid, lab = next(reversed(self.labels.items()))
+            last = f"<br>last: pool id {pid} = {self.class_names[lab]}"
+        ui["status"].value = f"{head}<br>labeled {len(self.labels)}, waiting {waiting}{last}"
+        for button in ui["buttons"]:
+            button.disabled = self.current is None
+
+
+def labeling_widget(images: np.ndarray, class_names: Sequence[str], ids: Sequence[int] | None = None,
+                    keys: str | None = None) -> LabelingWidget:
+    """Make a :class:`LabelingWidget` (and queue ``ids`` if given); display it to label by hand."""
+    tool = LabelingWidget(images, class_names, keys)
+    if ids is not None:
+        tool.ask(ids)
+    return tool
