@@ -47,5 +47,9 @@ grade: setup
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH)
 
+## Time every solution notebook in a fresh kernel (without changing it) and check the course's time budget.
+timings: setup
+	$(NB_ENV) $(BIN)/python scripts/timings.py
+
 clean:
 	rm -rf $(VENV) data/cache/* build *.egg-info
