@@ -338,6 +338,8 @@ class History:
 
     def labels_to_reach(self, accuracy: float) -> int | None:
         """The first ``n_labeled`` whose test accuracy is at least ``accuracy``; None if never reached."""
+        if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real) or not 0 <= accuracy <= 1:
+            raise ValueError(f"accuracy must be a number in [0, 1] (e.g. 0.9 for 90%), got {accuracy!r}")
         for n, acc in zip(self.n_labeled, self.accuracy):
             if acc >= accuracy:
                 return n
@@ -357,7 +359,8 @@ class LoopStopped(RuntimeError):
     """
 
     def __init__(self, history: History, reason: str):
-        super().__init__(f"the active learning loop stopped after {len(history)} rounds ({reason}); "
+        super().__init__(f"the active learning loop stopped after {len(history)} round{'s' * (len(history) != 1)} "
+                         f"({reason}); "
                          f"the {len(history.labels)} labels obtained so far are in .history")
         self.history = history
 
@@ -397,7 +400,7 @@ def _ask(oracle, y_pool, ids: np.ndarray, classes: np.ndarray | None) -> np.ndar
         raise ValueError(f"the oracle must return one label per pool id ({len(ids)}), got shape {labels.shape}")
     if classes is not None and not np.isin(labels, classes).all():
         unknown = labels[~np.isin(labels, classes)]
-        raise ValueError(f"the oracle returned label {unknown[0]!r}, which is not one of classes={classes.tolist()}; "
+        raise ValueError(f"the oracle returned label {unknown[0].item()!r}, which is not one of classes={classes.tolist()}; "
                          "pass classes=... listing every class")
     return labels
 
@@ -489,7 +492,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     if not np.isin(initial_labels, classes).all():
         raise ValueError(f"the initial labels hold classes missing from classes={classes.tolist()}")
     if len(np.unique(initial_labels)) < 2:
-        raise ValueError(f"the initial labels are all of class {initial_labels[0]!r}; a classifier needs at least "
+        raise ValueError(f"the initial labels are all of class {initial_labels[0].item()!r}; a classifier needs at least "
                          "two classes to learn from: use more (or different) initial_labeled")
 
     model = LogisticRegression(max_iter=1000) if model is None else model
