@@ -36,7 +36,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["KnnIndex", "recall_at_k", "CandidatePool", "INDEX_KINDS", "run_seals",
+__all__ = ["KnnIndex", "recall_at_k", "CandidatePool", "INDEX_KINDS", "run_seals", "RARE_METHODS",
+           "rare_search_curve", "rare_concept_search",
            "initial_rare_labels", "positives_found", "rare_average_precision"]
 
 INDEX_KINDS = ("flat", "lsh", "hnsw")
@@ -320,8 +321,12 @@ class CandidatePool:
     ----------
     n_searched : int
         Labeled points searched so far (each one once, when it is first labeled).
+    update_seconds : list of float
+        Time of each :meth:`add_labeled` call (index search and mask updates).
+    sizes : list of int
+        The number of candidates after each :meth:`add_labeled` call: the pool growing.
     search_seconds : float
-        Time spent on index searches and mask updates, summed over all updates.
+        ``sum(update_seconds)``.
 
     Examples
     --------
@@ -344,8 +349,10 @@ class CandidatePool:
         self._labeled = np.zeros(len(index), dtype=bool)
         self._candidate = np.zeros(len(index), dtype=bool)
         self.n_searched = 0  # how many labeled points have been searched so far
-        self.search_seconds = 0.0  # time spent searching the index, over all updates
-        self.add_labeled(labeled)
+        self.update_seconds: list[float] = []  # time of each add_labeled call (index search + masks)
+        self.sizes: list[int] = []  # candidate-pool size after each add_labeled call
+        if len(np.asarray(labeled)):
+            self.add_labeled(labeled)
 
     def add_labeled(self, ids) -> None:
         """Mark ``ids`` labeled and add their ``k`` nearest neighbours to the candidates.
@@ -354,20 +361,24 @@ class CandidatePool:
         pool raises ``ValueError``.
         """
         ids = _check_ids(ids, len(self.index), "ids")
+        start = time.perf_counter()
         new = np.unique(ids[~self._labeled[ids]])
-        if len(new) == 0:
-            return
         self._labeled[new] = True
         self._candidate[new] = False
         if self.everyone:
             self._candidate = ~self._labeled
-            return
-        start = time.perf_counter()
-        _, neighbours = self.index.search(new, self.k, exclude_self=True)
-        neighbours = neighbours[neighbours >= 0]
-        self._candidate[neighbours[~self._labeled[neighbours]]] = True
-        self.search_seconds += time.perf_counter() - start
-        self.n_searched += len(new)
+        elif len(new):
+            _, neighbours = self.index.search(new, self.k, exclude_self=True)
+            neighbours = neighbours[neighbours >= 0]
+            self._candidate[neighbours[~self._labeled[neighbours]]] = True
+            self.n_searched += len(new)
+        self.update_seconds.append(time.perf_counter() - start)
+        self.sizes.append(len(self))
+
+    @property
+    def search_seconds(self) -> float:
+        """Time spent in :meth:`add_labeled` (index searches and mask updates), over all calls."""
+        return float(sum(self.update_seconds))
 
     def ids(self) -> np.ndarray:
         """Sorted pool ids of the current candidates (never a labeled point)."""
@@ -389,27 +400,28 @@ class CandidatePool:
 
 
 def run_seals(X_pool, y_pool, X_test, y_test, embeddings=None, k: int = 100, index_kind: str = "lsh",
-              strategy: str = "entropy", *, initial_labeled=None, index: KnnIndex | None = None,
+              strategy="entropy", *, initial_labeled=10, index: KnnIndex | None = None,
               index_options: dict | None = None, seed: int = 0, **loop_options):
     """Active learning that scores only SEALS's candidate pool.
 
-    Builds a :class:`KnnIndex` over ``embeddings`` (or uses ``index``) and a
-    :class:`CandidatePool` seeded with ``initial_labeled``, then runs
-    :func:`dcai_lab.active.run_active_learning` with ``candidates=pool``: the same
-    loop and the same ``History`` as full-pool active learning, only the strategy
-    scores ``pool.ids()`` instead of every unlabeled point.
+    Builds a :class:`KnnIndex` over ``embeddings`` (or uses ``index``) and an empty
+    :class:`CandidatePool`, then runs :func:`dcai_lab.active.run_active_learning`
+    with ``candidates=pool``: the same loop and the same ``History`` as full-pool
+    active learning; only the strategy scores ``pool.ids()`` instead of every
+    unlabeled point. The loop tells the pool about the initial and every new label.
 
     Parameters
     ----------
     X_pool, y_pool, X_test, y_test : as for ``run_active_learning``.
     embeddings : array (n_pool, d), optional
-        Row ``i`` embeds pool item ``i``. Not needed when ``index`` is given.
+        Row ``i`` embeds pool item ``i``; also given to the strategy (``information_density``,
+        ``core_set``). Not needed when ``index`` is given (the strategy then gets ``index.vectors``).
     k : int, default 100
         Neighbours per labeled point (SEALS's k). ``k >= n_pool - 1`` is full-pool active learning.
     index_kind : ``"lsh"`` (default), ``"hnsw"`` or ``"flat"``
-    strategy : str
+    strategy : str or function
         Any strategy of ``run_active_learning`` (e.g. ``"entropy"`` for MaxEnt).
-    initial_labeled : pool ids, passed on to ``run_active_learning``.
+    initial_labeled : a number of random pool ids, or the pool ids, as for ``run_active_learning``.
     index : KnnIndex, optional
         A prebuilt index over the pool (build once, run many strategies).
     index_options : dict, optional
@@ -418,19 +430,52 @@ def run_seals(X_pool, y_pool, X_test, y_test, embeddings=None, k: int = 100, ind
         Seeds the index and the loop.
     **loop_options
         Passed on to ``run_active_learning`` (``batch_size``, ``n_rounds``, ``model``, ...).
+
+    Returns
+    -------
+    History
+        As ``run_active_learning``'s, with ``n_scored`` and ``candidate_pool_size`` the
+        candidate pool's size, and ``seconds_selecting[r]`` the strategy's time **plus**
+        the candidate-pool update (index search) that prepared round ``r``'s candidates:
+        the whole cost of a SEALS selection.
+
+    Examples
+    --------
+    >>> from dcai_lab.data import load_digits, split
+    >>> _, pool, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)
+    >>> h = run_seals(pool.X, pool.y, test.X, test.y, embeddings=pool.X, k=5, index_kind="flat",
+    ...               initial_labeled=20, batch_size=10, n_rounds=2, progress=False)
+    >>> h.n_labeled, h.candidate_pool_size[0] <= 20 * 5
+    ([20, 30, 40], True)
     """
-    from dcai_lab.active import run_active_learning
+    from dcai_lab.active import LoopStopped, run_active_learning
 
     if index is None:
         if embeddings is None:
             raise ValueError("run_seals needs embeddings (n_pool, d) or a prebuilt index")
         index = KnnIndex(embeddings, kind=index_kind, seed=seed, **(index_options or {}))
+    if not isinstance(index, KnnIndex):
+        raise ValueError(f"index must be a KnnIndex over the pool's embeddings, got {type(index).__name__}")
     if len(index) != len(X_pool):
         raise ValueError(f"the index holds {len(index)} points but X_pool has {len(X_pool)}: "
                          "row i of the embeddings must be pool item i")
-    pool = CandidatePool(index, k, labeled=[] if initial_labeled is None else initial_labeled)
-    return run_active_learning(X_pool, y_pool, X_test, y_test, strategy=strategy, initial_labeled=initial_labeled,
-                               embeddings=index.vectors, candidates=pool, seed=seed, **loop_options)
+    pool = CandidatePool(index, k)
+    try:
+        history = run_active_learning(X_pool, y_pool, X_test, y_test, strategy=strategy,
+                                      initial_labeled=initial_labeled,
+                                      embeddings=index.vectors if embeddings is None else embeddings,
+                                      candidates=pool, seed=seed, **loop_options)
+    except LoopStopped as stop:
+        _add_update_seconds(stop.history, pool)
+        raise
+    return _add_update_seconds(history, pool)
+
+
+def _add_update_seconds(history, pool: CandidatePool):
+    """Add the pool update before round ``r`` (call ``r`` of ``add_labeled``) to ``seconds_selecting[r]``."""
+    for r in range(min(len(history.seconds_selecting), len(pool.update_seconds))):
+        history.seconds_selecting[r] += pool.update_seconds[r]
+    return history
 
 
 # --------------------------------------------------------------------------- rare-concept search
@@ -486,3 +531,81 @@ def rare_average_precision(model, X_test, is_positive_test) -> float:
     positive_column = list(model.classes_).index(1) if 1 in list(model.classes_) else None
     score = proba[:, positive_column] if positive_column is not None else np.zeros(len(proba))
     return float(average_precision_score(np.asarray(is_positive_test, dtype=int), score))
+
+
+def rare_search_curve(history, X_pool, is_positive, X_test, is_positive_test, model=None):
+    """Per round of a rare-concept search: positives found, test average precision and the selection cost.
+
+    Refits the loop's model on the labels of each round (``history.labeled_ids[:n_labeled]``,
+    in the order they were obtained: the same fit as in the loop) to measure its
+    average precision on the test set (:func:`rare_average_precision`).
+
+    Parameters
+    ----------
+    history : History of a run on ``(X_pool, is_positive)`` (binary labels: 1 = the rare concept).
+    X_pool : array (N, d), the pool's features.
+    is_positive : bool array (N,), the pool's hidden labels.
+    X_test, is_positive_test : the held-out test set.
+    model : the loop's model; default ``LogisticRegression(max_iter=1000)``.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per round: ``round``, ``n_labeled``, ``positives_found``
+    (recall of the rare class in the pool), ``average_precision``, ``n_scored``,
+    ``candidate_pool_size``, ``seconds_selecting``.
+    """
+    import pandas as pd
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=1000) if model is None else model
+    if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
+        model = clone(model).set_params(random_state=history.seed)
+    X_pool = np.asarray(X_pool)
+    found, ap = [], []
+    for n in history.n_labeled:
+        ids = history.labeled_ids[:n]
+        found.append(positives_found(ids, is_positive))
+        ap.append(rare_average_precision(clone(model).fit(X_pool[ids], history.labels[:n]), X_test, is_positive_test))
+    return pd.DataFrame({"strategy": history.strategy, "seed": history.seed, "round": np.arange(len(history)),
+                         "n_labeled": history.n_labeled, "positives_found": found, "average_precision": ap,
+                         "n_scored": history.n_scored, "candidate_pool_size": history.candidate_pool_size,
+                         "seconds_selecting": history.seconds_selecting})
+
+
+RARE_METHODS = ("random", "full MaxEnt", "SEALS + MaxEnt", "SEALS + ID")
+
+
+def rare_concept_search(method: str, X_pool, is_positive, X_test, is_positive_test, *, index: KnnIndex | None = None,
+                        k: int = 100, n_positives: int = 5, n_negatives: int = 95, batch_size: int = 10,
+                        n_rounds: int = 10, seed: int = 0, model=None, progress: bool = False):
+    """Run one rare-concept search and return its :func:`rare_search_curve`.
+
+    ``method`` is one of :data:`RARE_METHODS`: ``"random"`` and ``"full MaxEnt"`` (entropy)
+    score the whole pool; ``"SEALS + MaxEnt"`` and ``"SEALS + ID"`` (information density)
+    score only the candidate pool of ``index`` with ``k`` neighbours per label. Every
+    search starts from the same ``n_positives`` positives and ``n_negatives`` random
+    negatives (:func:`initial_rare_labels` with ``seed``). The frame's ``method`` column names the run.
+    """
+    from dcai_lab.active import run_active_learning
+
+    if method not in RARE_METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, RARE_METHODS))}, got {method!r}")
+    is_positive = np.asarray(is_positive, dtype=bool)
+    y_pool, y_test = is_positive.astype(np.int64), np.asarray(is_positive_test, dtype=np.int64)
+    initial = initial_rare_labels(is_positive, n_positives, n_negatives, seed=seed)
+    options = dict(initial_labeled=initial, batch_size=batch_size, n_rounds=n_rounds, seed=seed, model=model,
+                   progress=progress, classes=[0, 1])
+    if method.startswith("SEALS"):
+        if index is None:
+            raise ValueError(f"{method!r} needs index=KnnIndex(embeddings of the pool)")
+        strategy = "entropy" if method == "SEALS + MaxEnt" else "information_density"
+        history = run_seals(X_pool, y_pool, X_test, y_test, k=k, strategy=strategy, index=index, **options)
+    else:
+        strategy = "random" if method == "random" else "entropy"
+        embeddings = None if index is None else index.vectors
+        history = run_active_learning(X_pool, y_pool, X_test, y_test, strategy=strategy, embeddings=embeddings,
+                                      **options)
+    frame = rare_search_curve(history, X_pool, is_positive, X_test, y_test, model=model)
+    frame.insert(0, "method", method)
+    return frame

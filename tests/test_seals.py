@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dcai_lab.data import load_digits
-from dcai_lab.seals import CandidatePool, KnnIndex, recall_at_k
+from dcai_lab.active import run_active_learning
+from dcai_lab.data import augment_pool, load_digits, make_rare, split
+from dcai_lab.seals import (RARE_METHODS, CandidatePool, KnnIndex, initial_rare_labels, positives_found,
+                             rare_concept_search, recall_at_k, run_seals)
 
 
 def gaussian(n: int = 300, d: int = 12, seed: int = 0) -> np.ndarray:
@@ -225,3 +227,119 @@ def test_candidate_pool_bad_inputs():
     with pytest.raises(ValueError, match="must be a KnnIndex"):
         CandidatePool(gaussian(10, 3), k=2)
     assert len(pool) == 0 and pool.ids().size == 0
+
+
+def test_pool_records_its_size_and_time_per_update():
+    x = gaussian()
+    pool = CandidatePool(KnnIndex(x), k=4)
+    assert pool.sizes == [] and pool.update_seconds == []
+    pool.add_labeled([0, 1])
+    pool.add_labeled([1])  # nothing new: recorded, no search
+    pool.add_labeled([2])
+    assert pool.sizes[1] == pool.sizes[0] and pool.sizes[2] == len(pool)
+    assert len(pool.update_seconds) == 3 and pool.search_seconds == pytest.approx(sum(pool.update_seconds))
+    assert pool.n_searched == 3
+
+
+# --------------------------------------------------------------------------- run_seals
+
+
+def digits_task():
+    _, pool, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)
+    return pool, test
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "margin", "information_density", "random", "core_set"])
+def test_seals_with_k_at_least_the_pool_selects_what_full_pool_selects(strategy):
+    pool, test = digits_task()
+    X = pool.X[:400]
+    options = dict(initial_labeled=20, batch_size=7, n_rounds=3, seed=1, progress=False)
+    full = run_active_learning(X, pool.y[:400], test.X, test.y, strategy=strategy, embeddings=X, **options)
+    seals = run_seals(X, pool.y[:400], test.X, test.y, embeddings=X, k=400, index_kind="flat",
+                      strategy=strategy, **options)
+    for a, b in zip(full.selected, seals.selected):
+        np.testing.assert_array_equal(a, b)
+    assert seals.candidate_pool_size == full.candidate_pool_size == [380, 373, 366, 359]
+    assert seals.accuracy == full.accuracy
+
+
+def test_seals_scores_only_the_candidate_pool_round_by_round():
+    pool, test = digits_task()
+    X, y = pool.X, pool.y
+    index = KnnIndex(X, kind="flat")
+    h = run_seals(X, y, test.X, test.y, index=index, k=6, strategy="entropy", initial_labeled=15,
+                  batch_size=5, n_rounds=4, seed=0, progress=False, keep_scores=True)
+    for r in range(len(h)):
+        labeled_before = h.labeled_ids[:h.n_labeled[r]]
+        expected = brute_force_candidates(X, labeled_before, 6)  # from scratch, in pool ids
+        np.testing.assert_array_equal(h.scored_ids[r], expected)
+        assert h.candidate_pool_size[r] == len(expected)
+        if r < 4:
+            assert h.n_scored[r] == len(expected)
+            assert np.isin(h.selected[r], expected).all(), "SEALS picks only candidates"
+    assert h.n_scored[-1] == 0 and h.n_labeled == [15, 20, 25, 30, 35]
+    assert all(s > 0 for s in h.seconds_selecting[:-1])
+
+
+def test_run_seals_bad_inputs():
+    pool, test = digits_task()
+    with pytest.raises(ValueError, match="needs embeddings"):
+        run_seals(pool.X, pool.y, test.X, test.y)
+    with pytest.raises(ValueError, match="index holds 100 points but X_pool has 1348"):
+        run_seals(pool.X, pool.y, test.X, test.y, index=KnnIndex(pool.X[:100]))
+    with pytest.raises(ValueError, match="k must be a positive"):
+        run_seals(pool.X, pool.y, test.X, test.y, embeddings=pool.X, k=0)
+
+
+# --------------------------------------------------------------------------- rare-concept search
+
+
+def rare_task():
+    _, train, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)
+    pool = make_rare(augment_pool(train, 3000, seed=0), rare_class=3, prevalence=0.01, seed=0)
+    return pool.X, pool.y == 3, test.X, test.y == 3
+
+
+def test_initial_rare_labels_and_positives_found():
+    is_positive = np.zeros(1000, bool)
+    is_positive[::50] = True
+    ids = initial_rare_labels(is_positive, n_positives=5, n_negatives=95, seed=0)
+    assert len(np.unique(ids)) == 100 and is_positive[ids].sum() == 5
+    assert positives_found(ids, is_positive) == 5 / 20
+    with pytest.raises(ValueError, match="n_positives must be between 1 and the 20"):
+        initial_rare_labels(is_positive, n_positives=21)
+    with pytest.raises(ValueError, match="pool ids in 0..999"):
+        positives_found([1000], is_positive)
+
+
+def test_rare_concept_search_methods():
+    X, pos, X_test, pos_test = rare_task()
+    index = KnnIndex(X, kind="flat")
+    options = dict(index=index, k=10, batch_size=10, n_rounds=3, seed=0)
+    frames = {m: rare_concept_search(m, X, pos, X_test, pos_test, **options) for m in RARE_METHODS}
+    n_pos = int(pos.sum())
+    for method, f in frames.items():
+        assert f["method"].eq(method).all()
+        assert f["n_labeled"].tolist() == [100, 110, 120, 130]
+        assert f["positives_found"].iloc[0] == 5 / n_pos, "every method starts from the same 5 positives"
+        assert f["positives_found"].is_monotonic_increasing
+        assert f["average_precision"].between(pos_test.mean(), 1).all()
+    assert frames["full MaxEnt"]["n_scored"].tolist()[:3] == [len(X) - 100, len(X) - 110, len(X) - 120]
+    seals = frames["SEALS + MaxEnt"]
+    assert (seals["n_scored"].iloc[:3] <= seals["n_labeled"].iloc[:3] * 10).all()
+    assert frames["random"]["n_scored"].eq(0).all()
+    # the refitted model of round 0 is the loop's: same labels, same fit
+    first = frames["random"]["average_precision"].iloc[0]
+    assert all(f["average_precision"].iloc[0] == first for f in frames.values())
+    with pytest.raises(ValueError, match="method must be one of"):
+        rare_concept_search("MaxEnt", X, pos, X_test, pos_test)
+    with pytest.raises(ValueError, match="needs index="):
+        rare_concept_search("SEALS + ID", X, pos, X_test, pos_test)
+
+
+def test_rare_search_finds_more_positives_than_random():
+    X, pos, X_test, pos_test = rare_task()
+    index = KnnIndex(X, kind="flat")
+    found = {m: rare_concept_search(m, X, pos, X_test, pos_test, index=index, k=20, batch_size=10,
+                                    n_rounds=5, seed=0)["positives_found"].iloc[-1] for m in RARE_METHODS}
+    assert found["SEALS + MaxEnt"] > found["random"] and found["full MaxEnt"] > found["random"]
