@@ -11,23 +11,34 @@
 
 In JupyterLab, ``display(tool)`` shows the current image with one button per
 class, an Undo and a Stop button, and a key box: type a class's key (``0``-``9``
-by default) there to label without the mouse. Called with pool ids,
-``tool(ids)`` shows them one by one and waits (the notebook stays responsive)
-until all are labeled, then returns their labels: that makes the widget an
-``oracle`` for :func:`dcai_lab.active.run_active_learning`. Every label is kept
-in ``tool.labels`` as soon as it is given, so nothing is lost if the loop stops.
+by default) there to label without the mouse.
+
+A person as the oracle of a loop. Called with pool ids, ``tool(ids)`` shows them
+one by one, waits until all are labeled and returns their labels: that makes the
+widget an ``oracle`` for :func:`dcai_lab.active.run_active_learning`,
+:func:`dcai_lab.seals.run_seals` or the data engine of notebook 04. The kernel
+cannot handle a button click while a cell is busy, so run the loop in the
+background with :meth:`LabelingWidget.run` and label while it waits::
+
+    tool = labeling_widget(pool.images, pool.class_names)
+    job = tool.run(run_active_learning, X, None, X_test, y_test, oracle=tool, progress=False)
+    tool                       # label here; the loop goes on after every batch
+    history = job.result()     # in a later cell, once the loop is done
+
+Every label is kept in ``tool.labels`` as soon as it is given, so nothing is lost
+if the loop stops (Stop, or an error): ``job.result()`` then raises the loop's
+error, whose ``.history`` (``LoopStopped``) holds the finished rounds.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import time
-from typing import Sequence
+import threading
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["LabelingWidget", "LabelingStopped", "labeling_widget"]
+__all__ = ["LabelingWidget", "LabelingStopped", "BackgroundRun", "labeling_widget"]
 
 
 class LabelingStopped(RuntimeError):
@@ -79,6 +90,7 @@ class LabelingWidget:
         self.queue: list[int] = []
         self.stopped = False
         self._ui = None
+        self._changed = threading.Condition(threading.RLock())  # a label given, taken back, or Stop
 
     # ------------------------------------------------------------------ the logic (no widgets needed)
 
@@ -88,9 +100,10 @@ class LabelingWidget:
         bad = [i for i in ids if not 0 <= i < len(self.images)]
         if bad:
             raise ValueError(f"ids {bad[:5]} are outside the {len(self.images)} images")
-        self.queue += [i for i in ids if i not in self.labels and i not in self.queue]
-        self.stopped = False
-        self._refresh()
+        with self._changed:
+            self.queue += [i for i in dict.fromkeys(ids) if i not in self.labels and i not in self.queue]
+            self.stopped = False
+            self._update()
 
     @property
     def current(self) -> int | None:
@@ -110,43 +123,70 @@ class LabelingWidget:
                 raise ValueError(f"unknown class {label!r}; choose from {self.class_names} or keys {self.keys!r}")
         if not 0 <= int(label) < len(self.class_names):
             raise ValueError(f"class index must be in 0..{len(self.class_names) - 1}, got {label}")
-        self.labels[self.queue.pop(0)] = int(label)
-        self._refresh()
+        with self._changed:
+            self.labels[self.queue.pop(0)] = int(label)
+            self._update()
 
     def undo(self) -> None:
         """Take back the most recent label; its image comes back on screen."""
-        if not self.labels:
-            return
-        last = next(reversed(self.labels))
-        del self.labels[last]
-        self.queue.insert(0, last)
-        self._refresh()
+        with self._changed:
+            if not self.labels:
+                return
+            last = next(reversed(self.labels))
+            del self.labels[last]
+            self.queue.insert(0, last)
+            self._update()
 
     def stop(self) -> None:
-        """Stop waiting (the labels given so far are kept)."""
-        self.stopped = True
-        self._refresh()
+        """Stop waiting: a waiting ``tool(ids)`` raises :class:`LabelingStopped` (the labels given are kept)."""
+        with self._changed:
+            self.stopped = True
+            self._update()
+
+    def answers(self, ids: Sequence[int]) -> np.ndarray:
+        """The labels of ``ids``, in order; ``ValueError`` naming the ids that have no label yet."""
+        ids = [int(i) for i in np.asarray(ids).ravel()]
+        missing = [i for i in ids if i not in self.labels]
+        if missing:
+            raise ValueError(f"{len(missing)} of the {len(ids)} items have no label yet (pool ids {missing[:5]}); "
+                             "label them in the widget first")
+        return np.array([self.labels[i] for i in ids], dtype=np.int64)
 
     def __call__(self, ids: Sequence[int]) -> np.ndarray:
-        """The oracle interface: show ``ids``, wait until all are labeled, return their labels in order."""
+        """The oracle interface: show ``ids``, wait until all are labeled, return their labels in order.
+
+        Raises :class:`LabelingStopped` if Stop is pressed first. Call it from a
+        background thread (see :meth:`run`): the kernel's main thread must stay free
+        to receive the clicks.
+        """
         ids = [int(i) for i in np.asarray(ids).ravel()]
         self.ask(ids)
         self._wait_until(lambda: self.stopped or all(i in self.labels for i in ids))
         if self.stopped:
             raise LabelingStopped(self.labels)
-        return np.array([self.labels[i] for i in ids], dtype=np.int64)
+        return self.answers(ids)
 
-    def _wait_until(self, done) -> None:
-        """Keep the notebook's widgets responsive while waiting for clicks."""
-        if os.environ.get("DCAI_STATIC_WIDGETS") == "1":
-            raise RuntimeError("no widget front end here (DCAI_STATIC_WIDGETS=1): nobody can click; "
-                               "use the simulated oracle (oracle=None) instead")
-        from jupyter_ui_poll import ui_events
+    def _wait_until(self, done: Callable[[], bool]) -> None:
+        """Block this (background) thread until ``done()``; every label, undo or Stop wakes it."""
+        if threading.current_thread() is threading.main_thread():
+            raise RuntimeError("waiting for clicks here would freeze the kernel that receives them: run the loop "
+                               "in the background with tool.run(loop, ..., oracle=tool), or give the labels "
+                               "yourself with tool.label(...); without a person, use the simulated oracle")
+        with self._changed:
+            self._changed.wait_for(done)
 
-        with ui_events() as poll:
-            while not done():
-                poll(10)
-                time.sleep(0.05)
+    def run(self, function: Callable[..., Any], *args, **kwargs) -> "BackgroundRun":
+        """Run ``function(*args, **kwargs)`` in a background thread, e.g. a loop with ``oracle=self``.
+
+        The cell returns at once; label in the widget while the loop waits for you,
+        and read the loop's result with ``.result()`` in a later cell.
+        """
+        return BackgroundRun(self, function, args, kwargs)
+
+    def _update(self) -> None:
+        """After a change of state: wake a waiting oracle and redraw (call with the lock held)."""
+        self._changed.notify_all()
+        self._refresh()
 
     # ------------------------------------------------------------------ the view
 
@@ -210,6 +250,50 @@ class LabelingWidget:
         ui["status"].value = f"{head}<br>labeled {len(self.labels)}, waiting {waiting}{last}"
         for button in ui["buttons"]:
             button.disabled = self.current is None
+
+
+class BackgroundRun:
+    """A function running in a background thread while a person labels (see :meth:`LabelingWidget.run`).
+
+    >>> tool = LabelingWidget(np.zeros((3, 8, 8), np.uint8), ["a", "b"])
+    >>> job = tool.run(tool, [2, 0])          # the oracle alone: waits for two labels
+    >>> job.done()
+    False
+    >>> tool.label("b"); tool.label("a")
+    >>> job.result(timeout=10).tolist()
+    [1, 0]
+    """
+
+    def __init__(self, tool: LabelingWidget, function: Callable[..., Any], args: tuple, kwargs: dict):
+        self._tool, self._value, self._error = tool, None, None
+        self._thread = threading.Thread(target=self._main, args=(function, args, kwargs), daemon=True,
+                                        name=f"dcai-labeling-{getattr(function, '__name__', 'run')}")
+        self._thread.start()
+
+    def _main(self, function, args, kwargs) -> None:
+        try:
+            self._value = function(*args, **kwargs)
+        except BaseException as error:  # kept for result(): the labels stay in tool.labels
+            self._error = error
+
+    def done(self) -> bool:
+        """True once the function has returned or raised."""
+        return not self._thread.is_alive()
+
+    def result(self, timeout: float = 0):
+        """The function's return value; re-raises its error (e.g. ``LoopStopped`` after Stop).
+
+        With the default ``timeout=0`` it never blocks the kernel: if the function is still
+        waiting for labels, ``RuntimeError`` says how many; label them and ask again.
+        """
+        self._thread.join(timeout)
+        if not self.done():
+            raise RuntimeError(f"still running: {len(self._tool.queue)} items wait for a label "
+                               f"({len(self._tool.labels)} labeled so far); label them in the widget "
+                               "(or press Stop), then run this cell again")
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def labeling_widget(images: np.ndarray, class_names: Sequence[str], ids: Sequence[int] | None = None,

@@ -1,6 +1,10 @@
+import time
+
 import numpy as np
 import pytest
 
+from dcai_lab.active import LoopStopped, run_active_learning
+from dcai_lab.data import load_digits, split
 from dcai_lab.labeling import LabelingStopped, LabelingWidget, labeling_widget
 
 IMAGES = np.arange(6 * 8 * 8, dtype=np.uint8).reshape(6, 8, 8)
@@ -49,10 +53,68 @@ def test_stop_keeps_the_labels_given(monkeypatch):
     assert stopped.value.labels == {1: 2} == tool.labels
 
 
-def test_no_front_end_says_to_use_the_simulated_oracle(monkeypatch):
-    monkeypatch.setenv("DCAI_STATIC_WIDGETS", "1")
-    with pytest.raises(RuntimeError, match="simulated oracle"):
-        LabelingWidget(IMAGES, NAMES)([0])
+def test_waiting_in_the_main_thread_is_refused_with_what_to_do():
+    tool = LabelingWidget(IMAGES, NAMES)
+    with pytest.raises(RuntimeError, match=r"tool\.run\(loop"):
+        tool([0])
+    assert tool.queue == [0] and tool.labels == {}  # the item stays queued for a later run
+
+
+def _wait_for(condition, seconds=20.0):
+    """Poll until the background thread has reached a state (a person watching the screen)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the background loop never asked for labels"
+        time.sleep(0.01)
+
+
+def test_a_person_is_the_oracle_of_the_active_learning_loop():
+    _, pool, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)
+    truth = run_active_learning(pool.X, pool.y, test.X, test.y, "margin", initial_labeled=20,
+                                batch_size=5, n_rounds=2, progress=False)
+    tool = labeling_widget(pool.images, pool.class_names)
+    job = tool.run(run_active_learning, pool.X, None, test.X, test.y, "margin", initial_labeled=20,
+                   batch_size=5, n_rounds=2, oracle=tool, progress=False, classes=np.arange(10))
+    given = 0
+    while given < 20 + 2 * 5:
+        _wait_for(lambda: tool.current is not None or job.done())
+        assert not job.done(), job.result()
+        if given == 3:                      # a slip, taken back with Undo
+            tool.label((pool.y[tool.current] + 1) % 10)
+            tool.undo()
+        tool.label(int(pool.y[tool.current]))
+        given += 1
+    history = job.result(timeout=30)
+    assert history.n_labeled == truth.n_labeled and history.accuracy == truth.accuracy
+    assert history.labeled_ids.tolist() == truth.labeled_ids.tolist() == list(tool.labels)
+    assert [tool.labels[i] for i in history.labeled_ids] == pool.y[history.labeled_ids].tolist()
+
+
+def test_stop_ends_the_loop_and_keeps_every_label():
+    _, pool, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)
+    tool = labeling_widget(pool.images, pool.class_names)
+    job = tool.run(run_active_learning, pool.X, None, test.X, test.y, initial_labeled=12, batch_size=4,
+                   n_rounds=3, oracle=tool, progress=False, classes=np.arange(10))
+    with pytest.raises(RuntimeError, match="still running: 12 items wait for a label"):
+        _wait_for(lambda: len(tool.queue) == 12)
+        job.result()
+    for _ in range(12 + 2):                 # the initial labels, then half of round 0's batch
+        _wait_for(lambda: tool.current is not None)
+        tool.label(int(pool.y[tool.current]))
+    tool.stop()
+    with pytest.raises(LoopStopped) as stopped:
+        job.result(timeout=30)
+    assert isinstance(stopped.value.__cause__, LabelingStopped)
+    assert len(stopped.value.history) == 1 and len(stopped.value.history.labels) == 12
+    assert len(tool.labels) == 14          # the two labels of the unfinished batch are kept too
+
+
+def test_answers_name_what_is_missing():
+    tool = labeling_widget(IMAGES, NAMES, ids=[1, 2])
+    tool.label(2)
+    assert tool.answers([1]).tolist() == [2]
+    with pytest.raises(ValueError, match=r"1 of the 2 items have no label yet \(pool ids \[2\]\)"):
+        tool.answers([1, 2])
 
 
 @pytest.mark.parametrize("call, message", [
