@@ -43,8 +43,9 @@ class NeighborsExplorer:
     labeled_ids : pool ids in the order they were labeled (``History.labeled_ids``).
     n_labeled : how many of them were labeled at the start of each round (``History.n_labeled``);
         default: one round with all of them.
-    k : neighbours per labeled point; the candidate pool of round ``r`` is
+    k : SEALS's neighbours per labeled point (use the run's k); the candidate pool of round ``r`` is
         ``CandidatePool(index, k, labeled_ids[:n_labeled[r]])``, built incrementally.
+    n_show : how many nearest neighbours of the chosen image to show; default ``min(k, 10)``.
     labels : optional class labels (N,), shown above each image.
     round, point : the round and the labeled pool id shown first (default: the last round, its first label).
 
@@ -52,7 +53,7 @@ class NeighborsExplorer:
     """
 
     def __init__(self, images, index: KnnIndex, labeled_ids, n_labeled=None, k: int = 10, labels=None,
-                 round: int | None = None, point: int | None = None):
+                 round: int | None = None, point: int | None = None, n_show: int | None = None):
         images = np.asarray(images)
         if not isinstance(index, KnnIndex):
             raise ValueError(f"index must be a dcai_lab.seals.KnnIndex over the pool, got {type(index).__name__}")
@@ -72,6 +73,10 @@ class NeighborsExplorer:
         self.labels = None if labels is None else np.asarray(labels)
         pool = CandidatePool(index, k)
         self.k = pool.k
+        n_show = min(self.k, 10) if n_show is None else n_show
+        if isinstance(n_show, bool) or not isinstance(n_show, numbers.Integral) or not 1 <= n_show < len(index):
+            raise ValueError(f"n_show must be an integer in 1..{len(index) - 1}, got {n_show!r}")
+        self.n_show = int(n_show)
         self._candidates = []
         for n in n_labeled:
             pool.add_labeled(order[:n])
@@ -130,8 +135,8 @@ class NeighborsExplorer:
         return [len(c) for c in self._candidates]
 
     def neighbors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarities and pool ids of the ``k`` nearest neighbours of ``point`` (itself excluded)."""
-        sims, ids = self.index.search(np.array([self._point]), self.k)
+        """Cosine similarities and pool ids of the ``n_show`` nearest neighbours of ``point`` (itself excluded)."""
+        sims, ids = self.index.search(np.array([self._point]), self.n_show)
         keep = ids[0] >= 0
         return sims[0][keep], ids[0][keep]
 
@@ -244,7 +249,8 @@ class NeighborsExplorer:
 
 
 def neighbors_explorer(images, index: KnnIndex, history=None, *, labeled_ids=None, n_labeled=None, k: int = 10,
-                       labels=None, round: int | None = None, point: int | None = None) -> NeighborsExplorer:
+                       labels=None, round: int | None = None, point: int | None = None,
+                       n_show: int | None = None) -> NeighborsExplorer:
     """Explore a SEALS run; display the result in a notebook.
 
     Give a ``history`` (from :func:`dcai_lab.seals.run_seals`: its ``labeled_ids`` and
@@ -258,4 +264,4 @@ def neighbors_explorer(images, index: KnnIndex, history=None, *, labeled_ids=Non
     elif labeled_ids is None:
         raise ValueError("give a history (from run_seals) or labeled_ids")
     return NeighborsExplorer(images, index, labeled_ids, n_labeled=n_labeled, k=k, labels=labels, round=round,
-                             point=point)
+                             point=point, n_show=n_show)

@@ -39,6 +39,13 @@ def test_neighbours_and_which_are_candidates():
     assert f"labeled image {ORDER[5]}: {int(ex.in_pool().sum())} of its 5" in ex.summary()
 
 
+def test_n_show_neighbours_of_the_k_are_shown():
+    ex = make(n_show=3)
+    assert ex.k == 5 and len(ex.neighbors()[1]) == 3
+    np.testing.assert_array_equal(ex.neighbors()[1], INDEX.search(np.array([ex.point]), 5)[1][0][:3])
+    assert len(ex.figure().axes) == 1 + 3 + 1
+
+
 def test_changing_round_resets_a_point_not_yet_labeled():
     ex = make(point=int(ORDER[10]))
     ex.round = 0
@@ -111,6 +118,7 @@ def test_from_a_seals_history():
     (dict(labeled_ids=ORDER, round=3, n_labeled=N_LABELED), "round must be an integer in 0..2"),
     (dict(labeled_ids=ORDER, point=int(np.setdiff1d(np.arange(80), ORDER)[0])), "point must be a pool id labeled"),
     (dict(labeled_ids=ORDER, k=0), "k must be a positive"),
+    (dict(labeled_ids=ORDER, n_show=0), "n_show must be an integer in 1..79"),
     (dict(), "give a history"),
 ])
 def test_bad_arguments_say_what_is_wrong(kw, match):
