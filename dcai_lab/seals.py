@@ -219,6 +219,31 @@ class KnnIndex:
 
         return int(faiss.serialize_index(self.index).nbytes)
 
+    @property
+    def hyperplanes(self) -> np.ndarray:
+        """LSH only: the ``n_bits`` random hyperplane normals ``r_j``, an array (n_bits, d)."""
+        import faiss
+
+        self._need_lsh("hyperplanes")
+        return faiss.vector_to_array(self.index.rrot.A).reshape(self.n_bits, self.dim)
+
+    def lsh_bits(self, ids) -> np.ndarray:
+        """LSH only: the bit codes of pool points, a bool array (m, n_bits); bit ``j`` is ``r_j . x > 0``.
+
+        >>> index = KnnIndex(np.eye(3) + 0.1, kind="lsh", n_bits=8)
+        >>> bits = index.lsh_bits([0, 1, 2])
+        >>> bits.shape, bool(np.array_equal(bits, index.vectors @ index.hyperplanes.T > 0))
+        ((3, 8), True)
+        """
+        self._need_lsh("lsh_bits")
+        ids = _check_ids(ids, len(self), "ids")
+        codes = self.index.sa_encode(self.vectors[ids])  # packed, bit j of a code is bit j % 8 of byte j // 8
+        return np.unpackbits(codes, axis=1, count=self.n_bits, bitorder="little").astype(bool)
+
+    def _need_lsh(self, what: str) -> None:
+        if self.kind != "lsh":
+            raise ValueError(f"{what} exists only for kind='lsh', this index is {self.kind!r}")
+
     def search(self, queries_or_ids, k: int, exclude_self: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar pool points of each query.
 

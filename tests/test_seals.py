@@ -343,3 +343,16 @@ def test_rare_search_finds_more_positives_than_random():
     found = {m: rare_concept_search(m, X, pos, X_test, pos_test, index=index, k=20, batch_size=10,
                                     n_rounds=5, seed=0)["positives_found"].iloc[-1] for m in RARE_METHODS}
     assert found["SEALS + MaxEnt"] > found["random"] and found["full MaxEnt"] > found["random"]
+
+
+def test_lsh_bits_are_signs_of_projections_and_hamming_gives_the_similarity():
+    x = gaussian(200, 16)
+    index = KnnIndex(x, kind="lsh", n_bits=64, seed=1)
+    bits = index.lsh_bits(np.arange(200))
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    np.testing.assert_array_equal(bits, unit @ index.hyperplanes.T > 0)
+    sims, found = index.search(np.array([7]), k=5)
+    hamming = (bits[found[0]] != bits[7]).sum(axis=1)
+    np.testing.assert_allclose(sims[0], np.cos(np.pi * hamming / 64), atol=1e-6)
+    with pytest.raises(ValueError, match="only for kind='lsh'"):
+        KnnIndex(x).lsh_bits([0])
