@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numbers
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -408,7 +409,7 @@ def _ask(oracle, y_pool, ids: np.ndarray, classes: np.ndarray | None) -> np.ndar
 def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", initial_labeled=10,
                         batch_size: int = 10, n_rounds: int = 10, model=None, oracle=None, embeddings=None,
                         candidates=None, seed: int = 0, progress: bool = True, classes=None,
-                        keep_scores: bool = False) -> History:
+                        keep_scores: bool = False, n_threads: int | None = 1) -> History:
     """Pool-based active learning: train, evaluate, select a batch, ask the oracle for labels; repeat.
 
     Round ``r = 0 .. n_rounds``: fit a fresh copy of ``model`` (``sklearn.base.clone``)
@@ -440,6 +441,9 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
         Probabilities always have one column per class, even before the model saw them all.
     keep_scores : store each round's candidate ids and class probabilities in the History
         (for :func:`dcai_lab.widgets.uncertainty_explorer`).
+    n_threads : BLAS / OpenMP threads for training, predicting and selecting (``threadpoolctl``);
+        1 by default: the models of the course are small, and on small matrices more threads
+        mostly wait for each other (10 times slower on a busy 2-core machine). None = the default.
 
     Returns
     -------
@@ -462,6 +466,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     """
     from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     name, select = _strategy(strategy)
@@ -478,6 +483,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
         raise ValueError(f"y_test has {len(np.asarray(y_test))} labels for {len(X_test)} test items")
     batch_size = _positive_int(batch_size, "batch_size")
     n_rounds = _positive_int(n_rounds, "n_rounds", minimum=0)
+    n_threads = None if n_threads is None else _positive_int(n_threads, "n_threads")
     if embeddings is not None and (np.ndim(embeddings) != 2 or len(embeddings) != len(X_pool)):
         raise ValueError(f"embeddings must have one row per pool item ({len(X_pool)}), got shape {np.shape(embeddings)}")
     rng = np.random.default_rng(seed)
@@ -511,6 +517,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
         pool_sum = unit[~labeled].sum(axis=0)
 
     bar = tqdm(range(n_rounds + 1), desc=f"active learning ({name})", disable=not progress, leave=False)
+    threads = nullcontext() if n_threads is None else threadpool_limits(n_threads)
     try:
         for r in bar:
             start = time.perf_counter()
@@ -551,6 +558,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
         raise LoopStopped(history, f"{type(exc).__name__}: {exc}") from exc
     finally:
         bar.close()
+        threads.__exit__(None, None, None)
     return history
 
 

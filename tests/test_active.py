@@ -347,3 +347,24 @@ def test_entropy_reaches_randoms_final_accuracy_with_fewer_labels():
     assert mean["entropy"].max() >= target, "entropy sampling never reached random's final accuracy"
     assert reached <= n_labeled[-1] - 40, f"entropy needed {reached} labels to reach random's {target:.3f}"
     assert math.isclose(target, 0.926, abs_tol=0.01)  # the measured value the margin above was chosen for
+
+
+def test_the_loop_runs_single_threaded_by_default_and_restores_the_thread_limits():
+    from threadpoolctl import threadpool_info
+
+    def threads():
+        return sorted((i["internal_api"], i["num_threads"]) for i in threadpool_info())
+
+    before, seen = threads(), []
+
+    def spy(model, X_pool, labeled, batch_size, rng, **kwargs):
+        seen.append(threads())
+        return STRATEGIES["random"](model, X_pool, labeled, batch_size, rng, **kwargs)
+
+    small_run(spy, n_rounds=1)
+    assert seen and all(n == 1 for _, n in seen[0])
+    assert threads() == before
+    small_run(spy, n_rounds=1, n_threads=None)
+    assert seen[-1] == before
+    with pytest.raises(ValueError, match=r"n_threads must be an integer >= 1, got 0"):
+        small_run(n_threads=0)
