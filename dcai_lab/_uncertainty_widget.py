@@ -24,6 +24,7 @@ compared, or outside a kernel) it shows the same picture as a static matplotlib 
 from __future__ import annotations
 
 import numbers
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -171,10 +172,18 @@ class UncertaintyExplorer:
 
         rounds = [self._round] if rounds is None else [self._valid_round(r) for r in rounds]
         k = self.k
-        height = 2.5 * len(rounds) + 0.6
-        fig = Figure(figsize=(3.6 + 0.95 * k, height))
+        width = 3.6 + 0.95 * k
+        truth = " (true class)" if self.labels is not None else ""
+        caption = textwrap.wrap(
+            f"Left: {self._score} over the unlabeled pool (red line: the lowest score shown on the right). "
+            f"Right: the {k} most uncertain, titled #pool id{truth} and score; green frame = picked this round. "
+            f"Under each: the predicted class probabilities, titled likeliest class: its probability "
+            f"(bars scaled to at least 0.3).",
+            width=int(14 * width))
+        height = 2.5 * len(rounds) + 0.3 + 0.15 * len(caption)
+        fig = Figure(figsize=(width, height))
         outer = fig.add_gridspec(len(rounds), 1, hspace=0.45, left=0.05, right=0.99,
-                                 top=1 - 0.6 / height, bottom=0.4 / height)
+                                 top=1 - (0.3 + 0.15 * len(caption)) / height, bottom=0.4 / height)
         cmap = None if self.images.ndim == 4 else "gray_r"
         n_classes = len(self.class_names)
         for row, r in enumerate(rounds):
@@ -220,11 +229,7 @@ class UncertaintyExplorer:
                 if n_classes <= 10:
                     bar_ax.set_xticks(np.arange(n_classes), self.class_names, fontsize=5)
                     bar_ax.tick_params(length=0, pad=1)
-        truth = " (true class)" if self.labels is not None else ""
-        fig.suptitle(f"left: {self._score} over the unlabeled pool (red line: the {k}th largest).  Right: the {k} "
-                     f"most uncertain, titled #pool id{truth} and score; green frame = picked this round.\n"
-                     f"Under each: the predicted class probabilities, titled likeliest class: its probability "
-                     f"(bars scaled to at least 0.3)", fontsize=8, y=1 - 0.08 / height)
+        fig.suptitle("\n".join(caption), fontsize=8, y=1 - 0.06 / height, va="top")
         return fig
 
     def _png(self) -> bytes:

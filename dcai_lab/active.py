@@ -401,8 +401,8 @@ def _ask(oracle, y_pool, ids: np.ndarray, classes: np.ndarray | None) -> np.ndar
         raise ValueError(f"the oracle must return one label per pool id ({len(ids)}), got shape {labels.shape}")
     if classes is not None and not np.isin(labels, classes).all():
         unknown = labels[~np.isin(labels, classes)]
-        raise ValueError(f"the oracle returned label {unknown[0].item()!r}, which is not one of classes={classes.tolist()}; "
-                         "pass classes=... listing every class")
+        raise ValueError(f"the oracle returned label {unknown[0].item()!r}, which is not one of "
+                         f"classes={classes.tolist()}; pass classes=... listing every class")
     return labels
 
 
