@@ -18,7 +18,8 @@ Set-up (all seeded):
   on the raw embeddings, the same fixed ``C`` for every method and label fraction (no tuning
   on the test set; with 13 labels there is nothing to cross-validate on).
 - **SSL training time**: a fresh ``train_ssl_encoder`` with the settings of
-  ``scripts/train_encoder.py`` (written to a temporary folder, ``data/`` is untouched).
+  ``scripts/train_encoder.py`` (written to a temporary folder, ``data/`` is untouched), wall-clock
+  and CPU seconds, and whether it reproduced the shipped checkpoint byte for byte.
 - **scale**: ``augment_pool(load_digits(), 1_000_000, seed=0)`` embedded with the shipped SSL
   encoder (``embed(..., method="ssl", cache=False)``): seconds and the growth of the process's
   peak resident memory above its level before embedding (sampled every 5 ms, torch included),
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from dcai_lab.data import Dataset, augment_pool, load_digits, split
-from dcai_lab.embed import CHECKPOINT_SPLIT, PCA_COMPONENTS, embed
+from dcai_lab.embed import CHECKPOINT_SPLIT, PCA_COMPONENTS, checkpoint_path, embed
 
 METHODS = ("pixels", "pca", "ssl", "supervised")
 FRACTIONS = (0.01, 0.1, 1.0)
@@ -121,15 +122,20 @@ def print_quality(results: dict, n_train: int) -> None:
             print(f"| {name} | {method} | " + " | ".join(cells) + " |")
 
 
-def ssl_training_seconds() -> float:
-    """Train a fresh SSL encoder exactly as ``scripts/train_encoder.py`` does, into a temporary folder."""
+def ssl_training_seconds() -> tuple[float, float, bool]:
+    """Train a fresh SSL encoder as ``scripts/train_encoder.py`` does, into a temporary folder.
+
+    Returns wall-clock and CPU seconds (all threads; on a shared machine they depend less on
+    the other processes), and whether the file is byte for byte the shipped checkpoint.
+    """
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import train_encoder
 
     with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        train_encoder.train("ssl", Path(folder), seed=0, progress=False)
-        return time.perf_counter() - start
+        start, cpu = time.perf_counter(), time.process_time()
+        path = train_encoder.train("ssl", Path(folder), seed=0, progress=False)
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+        return seconds, cpu_seconds, path.read_bytes() == checkpoint_path("ssl").read_bytes()
 
 
 def rss_mb() -> float:
@@ -178,10 +184,11 @@ def scale_run(n: int) -> dict:
     pool_seconds = time.perf_counter() - start
     embed(pool.images[:10], method="ssl", cache=False, progress=False)  # load torch and the checkpoint first
     with PeakMemory() as memory:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         emb = embed(pool, method="ssl", cache=False, progress=False)
-        seconds = time.perf_counter() - start
-    return dict(n=n, pool_seconds=pool_seconds, seconds=seconds, images_per_second=n / seconds,
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    return dict(n=n, pool_seconds=pool_seconds, seconds=seconds, cpu_seconds=cpu_seconds,
+                images_per_second=n / seconds,
                 rss_before_mb=memory.start, peak_growth_mb=memory.growth, output_mb=emb.nbytes / 1e6,
                 images_mb=pool.images.nbytes / 1e6, threads=torch.get_num_threads(),
                 finite=bool(np.isfinite(emb).all()), shape=emb.shape)
@@ -193,6 +200,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-training", action="store_true", help="do not time a fresh SSL training run")
     args = parser.parse_args(argv if argv is not None else [])
 
+    import os
+
+    import torch
+
+    print(f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, load average "
+          f"{os.getloadavg()[0]:.1f} at the start (other processes slow the timings down)\n")
     train, test = train_test()
     print(f"digits: train {len(train)}, test {len(test)}; seeds {list(SEEDS)}; mean ± std test accuracy\n")
     start = time.perf_counter()
@@ -200,16 +213,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n(quality table: {time.perf_counter() - start:.0f} s)\n", flush=True)
 
     if not args.skip_training:
-        seconds = ssl_training_seconds()
+        seconds, cpu_seconds, same = ssl_training_seconds()
         print(f"SSL encoder training (scripts/train_encoder.py settings, 1,348 digits, 100 epochs): "
-              f"{seconds:.1f} s\n", flush=True)
+              f"{seconds:.1f} s ({cpu_seconds:.1f} CPU s); the same bytes as data/digits_ssl_encoder.pt: "
+              f"{same}\n", flush=True)
 
     r = scale_run(args.pool_size)
-    print("| pool | torch threads | making the pool | embedding (ssl) | images / s | peak memory growth "
+    print("| pool | torch threads | making the pool | embedding (ssl) | CPU | images / s | peak memory growth "
           "| output array | pool images |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {r['n']:,} augmented digits | {r['threads']} | {r['pool_seconds']:.0f} s | {r['seconds']:.0f} s "
-          f"| {r['images_per_second']:,.0f} | {r['peak_growth_mb']:.0f} MB | {r['output_mb']:.0f} MB "
+          f"| {r['cpu_seconds']:.0f} s | {r['images_per_second']:,.0f} | {r['peak_growth_mb']:.0f} MB | {r['output_mb']:.0f} MB "
           f"| {r['images_mb']:.0f} MB |")
     print(f"\n(embedding shape {r['shape']}, all finite: {r['finite']}; resident memory before embedding "
           f"{r['rss_before_mb']:.0f} MB)")
