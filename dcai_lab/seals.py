@@ -14,6 +14,11 @@ the number of labels, not with the size of the pool.
   embeddings is id ``i``, in every round.
 - :func:`recall_at_k`: how many of the exact neighbours an approximate index finds.
 - :class:`CandidatePool`: the candidate set, updated with the newly labeled points only.
+- :func:`run_seals`: :func:`dcai_lab.active.run_active_learning` with a candidate pool: the same loop,
+  the same ``History`` (with candidates scored and candidate-pool size per round), any strategy.
+- Rare-concept search: :func:`initial_rare_labels` (5 positives + random negatives),
+  :func:`positives_found`, :func:`rare_average_precision`, :func:`rare_search_curve` and
+  :func:`rare_concept_search` (one of :data:`RARE_METHODS`: random, full MaxEnt, SEALS + MaxEnt, SEALS + ID).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dcai_lab.active import run_active_learning
 from dcai_lab.data import augment_pool, load_digits, make_rare, split
@@ -171,6 +173,23 @@ def test_candidate_pool_equals_brute_force_union(k):
     assert not np.isin(pool.ids(), labeled).any()
 
 
+GAUSSIAN_INDEX = KnnIndex(gaussian(), kind="flat")
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 299), batches=st.lists(st.lists(st.integers(0, 299), max_size=12), min_size=1, max_size=5))
+def test_any_sequence_of_updates_equals_the_brute_force_union(k, batches):
+    pool = CandidatePool(GAUSSIAN_INDEX, k=k)
+    for batch in batches:
+        pool.add_labeled(np.array(batch, dtype=np.int64))
+    labeled = np.unique(np.concatenate([np.array(b, dtype=np.int64) for b in batches]))
+    expected = brute_force_candidates(gaussian(), labeled, k) if len(labeled) else np.zeros(0, np.int64)
+    if k >= 299:  # k reaches every other point: everyone unlabeled is a candidate
+        expected = np.setdiff1d(np.arange(300), labeled) if len(labeled) else expected
+    np.testing.assert_array_equal(pool.ids(), expected)
+    np.testing.assert_array_equal(pool.labeled, labeled)
+
+
 @pytest.mark.parametrize("kind", ["flat", "lsh", "hnsw"])
 def test_incremental_updates_equal_a_rebuild(kind):
     x = gaussian()
@@ -279,6 +298,16 @@ def test_seals_scores_only_the_candidate_pool_round_by_round():
             assert np.isin(h.selected[r], expected).all(), "SEALS picks only candidates"
     assert h.n_scored[-1] == 0 and h.n_labeled == [15, 20, 25, 30, 35]
     assert all(s > 0 for s in h.seconds_selecting[:-1])
+
+
+def test_too_few_candidates_for_a_batch_stops_the_loop_with_a_clear_error():
+    from dcai_lab.active import LoopStopped
+
+    pool, test = digits_task()
+    with pytest.raises(LoopStopped, match="only .* unlabeled candidates remain but batch_size is 40") as stop:
+        run_seals(pool.X, pool.y, test.X, test.y, embeddings=pool.X, k=1, index_kind="flat", initial_labeled=20,
+                  batch_size=40, n_rounds=2, progress=False)
+    assert stop.value.history.n_labeled == [] and len(stop.value.history.labels) == 20
 
 
 def test_run_seals_bad_inputs():
