@@ -395,8 +395,8 @@ class CandidatePool:
         new = np.unique(ids[~self._labeled[ids]])
         self._labeled[new] = True
         self._candidate[new] = False
-        if self.everyone:
-            self._candidate = ~self._labeled
+        if self.everyone:  # every point is among the k nearest of any labeled point
+            self._candidate = ~self._labeled if self._labeled.any() else self._candidate
         elif len(new):
             _, neighbours = self.index.search(new, self.k, exclude_self=True)
             neighbours = neighbours[neighbours >= 0]
