@@ -1,7 +1,7 @@
 """SEALS benchmark: nearest-neighbour indexes, and rare-concept search on a pool of a million digits.
 
-Run: ``python -m benchmarks seals`` (or ``python -m benchmarks.bench_seals``); about 5 minutes
-on 2 shared cores (measured 267 s), about 2 more the first time (embedding 1,150,000 images, then
+Run: ``python -m benchmarks seals`` (or ``python -m benchmarks.bench_seals``); about 3 minutes
+on 2 cores (measured 180 s), about 2 more the first time (embedding 1,150,000 images, then
 cached under ``data/cache/``, 590 MB).
 ``python -m benchmarks.bench_seals --pool-size 100000`` for a quick run.
 
