@@ -396,6 +396,14 @@ def _initial_ids(initial_labeled, n_pool: int, rng: np.random.Generator) -> np.n
     return ids.astype(np.int64)
 
 
+def _check_finite(values, name: str) -> None:
+    """Raise a clear ValueError if a numeric array holds NaN or infinity (None passes)."""
+    values = None if values is None else np.asarray(values)
+    if values is not None and np.issubdtype(values.dtype, np.number) and not np.isfinite(values).all():
+        row = int(np.argwhere(~np.isfinite(values))[0][0])
+        raise ValueError(f"{name} holds NaN or infinite values (first in row {row}); fix or drop those rows first")
+
+
 def _ask(oracle, y_pool, ids: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
     labels = y_pool[ids] if oracle is None else oracle(ids)
     labels = np.asarray(labels)
@@ -488,6 +496,16 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     n_threads = None if n_threads is None else _positive_int(n_threads, "n_threads")
     if embeddings is not None and (np.ndim(embeddings) != 2 or len(embeddings) != len(X_pool)):
         raise ValueError(f"embeddings must have one row per pool item ({len(X_pool)}), got shape {np.shape(embeddings)}")
+    for what, values in (("X_pool", X_pool), ("X_test", X_test), ("embeddings", embeddings)):
+        _check_finite(values, what)
+    if model is not None and not hasattr(model, "predict_proba"):
+        raise ValueError(f"the model ({type(model).__name__}) has no predict_proba; active learning scores need "
+                         "class probabilities (e.g. LogisticRegression, or SVC(probability=True))")
+    if select is information_density_sampling:
+        norms = np.linalg.norm(np.asarray(X_pool if embeddings is None else embeddings, dtype=np.float64), axis=1)
+        if (norms == 0).any():
+            raise ValueError(f"information density needs cosine similarities, but pool item "
+                             f"{int(np.argmax(norms == 0))} has an all-zero embedding; drop it or use other embeddings")
     rng = np.random.default_rng(seed)
     initial = _initial_ids(initial_labeled, len(X_pool), rng)
     if oracle is None and len(initial) + batch_size * n_rounds > len(X_pool):

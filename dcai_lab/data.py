@@ -13,6 +13,7 @@ subsets and augmented pools can always be traced back.
 from __future__ import annotations
 
 import gzip
+import numbers
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ __all__ = [
     "DatasetUnavailableError",
 ]
 
+# the kit's data/ folder (shipped files, the embedding cache, downloads), wherever Python is started from
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 
 _CLASS_NAMES = {
@@ -181,14 +184,15 @@ def _mnist_files(folder: Path, train: bool) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
-def load_torchvision(name: str, root: str | Path = "data/downloads", train: bool = True,
+def load_torchvision(name: str, root: str | Path | None = None, train: bool = True,
                      download: bool = False) -> Dataset:
     """Load MNIST, Fashion-MNIST or CIFAR-10 from ``root`` in torchvision's on-disk layout.
 
     Parameters
     ----------
     name : ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
-    root : folder holding ``MNIST/raw``, ``FashionMNIST/raw`` or ``cifar-10-batches-py``.
+    root : folder holding ``MNIST/raw``, ``FashionMNIST/raw`` or ``cifar-10-batches-py``;
+        default ``data/downloads/`` of the kit (git ignores it), from any working folder.
     train : the training split (True) or the test split (False).
     download : fetch the files with torchvision when they are missing. Never done
         unless asked; it needs a network connection.
@@ -202,7 +206,7 @@ def load_torchvision(name: str, root: str | Path = "data/downloads", train: bool
     if name not in TORCHVISION_DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(TORCHVISION_DATASETS)} "
                          "(or use load_digits() for the embedded default)")
-    root = Path(root)
+    root = DATA_DIR / "downloads" if root is None else Path(root)
     folder = {"mnist": root / "MNIST" / "raw", "fashion_mnist": root / "FashionMNIST" / "raw",
               "cifar10": root / "cifar-10-batches-py"}[name]
 
@@ -340,10 +344,10 @@ def make_rare(dataset: Dataset, rare_class: int, prevalence: float, seed: int = 
     >>> int((rare.y == 3).sum()), len(rare)
     (16, 1630)
     """
-    if not 0 <= rare_class < dataset.n_classes:
-        raise ValueError(f"rare_class must be a class index in 0..{dataset.n_classes - 1}, got {rare_class}")
-    if not 0 < prevalence < 1:
-        raise ValueError(f"prevalence must be a fraction strictly between 0 and 1 (e.g. 0.005), got {prevalence}")
+    if not isinstance(rare_class, numbers.Integral) or not 0 <= rare_class < dataset.n_classes:
+        raise ValueError(f"rare_class must be a class index in 0..{dataset.n_classes - 1}, got {rare_class!r}")
+    if not isinstance(prevalence, numbers.Real) or not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must be a fraction strictly between 0 and 1 (e.g. 0.005), got {prevalence!r}")
     rare = np.flatnonzero(dataset.y == rare_class)
     others = np.flatnonzero(dataset.y != rare_class)
     n_rare = max(1, round(prevalence * len(others) / (1 - prevalence)))
@@ -358,6 +362,8 @@ def make_rare(dataset: Dataset, rare_class: int, prevalence: float, seed: int = 
 
 def _count(size: int | float, n: int, what: str) -> int:
     """An item count from a count (int) or a fraction of ``n`` (float)."""
+    if isinstance(size, bool) or not isinstance(size, numbers.Real):
+        raise ValueError(f"{what} must be a count (int) or a fraction (float), got {size!r}")
     if isinstance(size, (float, np.floating)):
         if not 0 <= size < 1:
             raise ValueError(f"{what} as a fraction must be in [0, 1), got {size}; pass an int for a count")

@@ -52,6 +52,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
+from dcai_lab.data import DATA_DIR
+
 if TYPE_CHECKING:  # torch is imported inside the functions that need it: `import dcai_lab.embed` stays light
     import torch
 
@@ -64,7 +66,6 @@ PCA_COMPONENTS = 32
 ARCH_VERSION = 1
 DIGITS_CONFIG = {"in_channels": 1, "width": 16, "embedding_dim": 128}
 CHECKPOINT_SPLIT = {"train_size": 0, "test_size": 0.25, "seed": 0}
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 RETRAIN_HINT = "retrain it with `python scripts/train_encoder.py`"
 _CACHE_MAGIC = b"DCAIEMB1"
 _CACHE_FORMAT = 1

@@ -622,6 +622,9 @@ def rare_concept_search(method: str, X_pool, is_positive, X_test, is_positive_te
     if method not in RARE_METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, RARE_METHODS))}, got {method!r}")
     is_positive = np.asarray(is_positive, dtype=bool)
+    if is_positive.shape != (len(X_pool),) or np.shape(is_positive_test) != (len(X_test),):
+        raise ValueError(f"is_positive and is_positive_test need one flag per pool item ({len(X_pool)}) and per "
+                         f"test item ({len(X_test)}), got shapes {is_positive.shape} and {np.shape(is_positive_test)}")
     y_pool, y_test = is_positive.astype(np.int64), np.asarray(is_positive_test, dtype=np.int64)
     initial = initial_rare_labels(is_positive, n_positives, n_negatives, seed=seed)
     options = dict(initial_labeled=initial, batch_size=batch_size, n_rounds=n_rounds, seed=seed, model=model,

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from dcai_lab.data import load_digits, split  # noqa: E402
-from dcai_lab.embed import (CHECKPOINT_SPLIT, DATA_DIR, save_encoder, train_ssl_encoder,  # noqa: E402
+from dcai_lab.data import DATA_DIR, load_digits, split  # noqa: E402
+from dcai_lab.embed import (CHECKPOINT_SPLIT, save_encoder, train_ssl_encoder,  # noqa: E402
                             train_supervised_encoder)
 
 DATA_DESCRIPTION = ("digits outside the test split of split(load_digits(), train_size=0, test_size=0.25, "

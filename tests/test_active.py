@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.svm import LinearSVC
 
 from dcai_lab.active import (STRATEGIES, History, LoopStopped, candidate_ids, compare_strategies,
                              core_set_sampling, information_density_sampling, min_sq_distances,
@@ -330,6 +331,29 @@ def test_bad_loop_arguments_raise_before_any_label_is_asked(kwargs, message):
                 progress=False) | kwargs
     with pytest.raises(ValueError, match=message):
         run_active_learning(**args)
+
+
+def _with_nan(X, row):
+    X = np.array(X, dtype=np.float64)
+    X[row, 3] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(X_pool=_with_nan(POOL.X, 7)), r"X_pool holds NaN or infinite values \(first in row 7\)"),
+    (dict(X_test=_with_nan(TEST.X, 2)), r"X_test holds NaN or infinite values \(first in row 2\)"),
+    (dict(embeddings=_with_nan(POOL.X, 5), strategy="information_density"), r"embeddings holds NaN .*row 5"),
+    (dict(embeddings=np.vstack([np.ones((4, 3)), np.zeros((1, 3)), np.ones((1343, 3))]),
+          strategy="information_density"), r"pool item 4 has an all-zero embedding"),
+    (dict(model=LinearSVC()), r"\(LinearSVC\) has no predict_proba"),
+])
+def test_bad_data_and_models_raise_before_a_person_labels_anything(kwargs, message):
+    asked = []
+    args = dict(X_pool=POOL.X, y_pool=POOL.y, X_test=TEST.X, y_test=TEST.y, initial_labeled=20, progress=False,
+                oracle=lambda ids: asked.append(ids) or POOL.y[ids]) | kwargs
+    with pytest.raises(ValueError, match=message):
+        run_active_learning(**args)
+    assert asked == []
 
 
 # --------------------------------------------------------------------------- measured on digits

@@ -1,6 +1,7 @@
 import gzip
 import pickle
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,8 @@ def test_make_rare_hits_the_prevalence(digits):
     (dict(rare_class=3, prevalence=0.0), "strictly between 0 and 1"),
     (dict(rare_class=3, prevalence=1.0), "strictly between 0 and 1"),
     (dict(rare_class=3, prevalence=0.5), "has only 183; use a prevalence of at most 0.1018"),
+    (dict(rare_class="3", prevalence=0.01), r"class index in 0\.\.9, got '3'"),
+    (dict(rare_class=3, prevalence="1%"), "strictly between 0 and 1 .*got '1%'"),
 ])
 def test_make_rare_errors(digits, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -121,6 +124,8 @@ def test_split_is_stratified_disjoint_and_seeded(digits):
     (5, 0.2, "at least one item per class"),
     (0, 1.5, r"fraction must be in \[0, 1\)"),
     (-1, 0.2, "between 0 and 1797"),
+    ("20", 0.2, r"train_size must be a count \(int\) or a fraction \(float\), got '20'"),
+    (20, None, "test_size must be a count"),
 ])
 def test_split_errors(digits, train_size, test_size, message):
     with pytest.raises(ValueError, match=message):
@@ -205,6 +210,15 @@ def test_missing_files_never_download_unless_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_download", no_network)
     with pytest.raises(DatasetUnavailableError, match=r"download=True.*load_digits\(\)"):
         load_torchvision("mnist", root=tmp_path)
+
+
+def test_default_root_is_the_kits_data_downloads_from_any_folder(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(data, "_download", lambda name, root, train: asked.append(root) or 1 / 0)
+    monkeypatch.chdir(tmp_path)  # e.g. JupyterLab started in notebooks/
+    with pytest.raises(ZeroDivisionError):
+        load_torchvision("mnist", download=True)
+    assert asked == [Path(data.__file__).resolve().parents[1] / "data" / "downloads"]
 
 
 def test_failed_download_says_what_to_do(tmp_path, monkeypatch):

@@ -362,6 +362,10 @@ def test_rare_concept_search_methods():
         rare_concept_search("MaxEnt", X, pos, X_test, pos_test)
     with pytest.raises(ValueError, match="needs index="):
         rare_concept_search("SEALS + ID", X, pos, X_test, pos_test)
+    with pytest.raises(ValueError, match=r"one flag per pool item \(\d+\).*got shapes \(89,\)"):
+        rare_concept_search("random", X, pos[:89], X_test, pos_test)
+    with pytest.raises(ValueError, match=r"per test item"):
+        rare_concept_search("random", X, pos, X_test, pos_test[:-1])
 
 
 def test_rare_search_finds_more_positives_than_random():
