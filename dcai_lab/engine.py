@@ -2,7 +2,7 @@
 
 A data engine repeats: train; find failure modes (misclassified and low-confidence
 items, per class); mine similar unlabeled items (:class:`dcai_lab.seals.KnnIndex`);
-label them; prune redundant easy items (:mod:`dcai_lab.pruning`); retrain.
+label them; prune redundant easy items, i.e. keep the hard ones (:mod:`dcai_lab.pruning`); retrain.
 This module holds the two pieces the other modules lack: the per-class failure
 report and the dashboard.
 
@@ -20,12 +20,14 @@ from typing import Sequence
 
 import numpy as np
 
+from dcai_lab.uncertainty import _check_probs as _check_prob_rows
+
 __all__ = ["failure_report", "class_accuracy", "plot_dashboard"]
 
 
-def _check_probs(y_true, probs, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y_true, probs = np.asarray(y_true), np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or len(probs) != len(y_true):
+def _check_report_input(y_true, probs, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y_true, probs = np.asarray(y_true), _check_prob_rows(probs)  # finite rows in [0, 1] that sum to 1
+    if y_true.ndim != 1 or len(probs) != len(y_true):
         raise ValueError(f"probs must be (n_items, n_classes) with one row per label ({len(y_true)}), "
                          f"got shape {probs.shape}")
     classes = np.arange(probs.shape[1]) if classes is None else np.asarray(classes)
@@ -45,6 +47,9 @@ def class_accuracy(y_true, y_pred, classes) -> np.ndarray:
     [0.5, 1.0, 0.0]
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_pred.shape != y_true.shape:
+        raise ValueError(f"y_true and y_pred must be 1-D arrays of the same length, one entry per item; "
+                         f"got shapes {y_true.shape} and {y_pred.shape}")
     out = np.full(len(classes), np.nan)
     for j, c in enumerate(classes):
         mine = y_true == c
@@ -63,7 +68,8 @@ def failure_report(y_true, probs, classes=None, low_confidence: float = 0.5):
     Parameters
     ----------
     y_true : array (n,), the true labels.
-    probs : array (n, n_classes), predicted class probabilities, columns in ``classes`` order.
+    probs : array (n, n_classes), predicted class probabilities, columns in ``classes`` order;
+        every row finite, in [0, 1] and summing to 1 (else ``ValueError``).
     classes : the class labels of the columns (default ``0 .. n_classes - 1``).
     low_confidence : threshold on the top probability, in (0, 1].
 
@@ -75,7 +81,7 @@ def failure_report(y_true, probs, classes=None, low_confidence: float = 0.5):
     """
     import pandas as pd
 
-    y_true, probs, classes = _check_probs(y_true, probs, classes)
+    y_true, probs, classes = _check_report_input(y_true, probs, classes)
     if not 0 < low_confidence <= 1:
         raise ValueError(f"low_confidence must be a probability in (0, 1], got {low_confidence}")
     predicted = classes[np.argmax(probs, axis=1)]
@@ -93,28 +99,34 @@ def plot_dashboard(runs: dict, focus_class, classes: Sequence, title: str = "dat
     """The dashboard of one or more runs of a data-engine loop (a matplotlib Figure).
 
     ``runs`` maps a run's name to a pandas DataFrame with one row per iteration and
-    columns ``labels`` (labels bought so far), ``train_items`` (items the model was
-    trained on), ``accuracy`` (overall test accuracy) and ``"class <c>"`` for every
-    class ``c`` (test accuracy within the class). Panels: the focus class's accuracy
-    and the overall accuracy against labels bought; every class's accuracy per
-    iteration (first run); the cost per iteration: labels bought and training items.
+    columns ``labels`` (labels bought so far, cumulative), ``train_items`` (items the
+    model was trained on, after pruning), ``seconds`` (compute spent in the iteration;
+    NaN where not measured), ``accuracy`` (overall test accuracy) and ``"class <c>"``
+    for every class ``c`` (test accuracy within the class).
+
+    Four panels: the focus class's accuracy and the overall accuracy against labels
+    bought so far; every class's accuracy per iteration (first run); the labels added
+    in each iteration, ``labels[i] - labels[i - 1]`` (iteration 0: the starting labels),
+    next to the items trained on; the compute seconds of each iteration.
     """
     from matplotlib.figure import Figure
 
     if not runs:
         raise ValueError("give at least one run: {name: DataFrame}")
+    if len(runs) > 4:
+        raise ValueError(f"the dashboard compares at most 4 runs, got {len(runs)}")
     columns = [f"class {c}" for c in classes]
     for name, frame in runs.items():
-        missing = [c for c in ["labels", "train_items", "accuracy", *columns] if c not in frame.columns]
+        missing = [c for c in ["labels", "train_items", "seconds", "accuracy", *columns] if c not in frame.columns]
         if missing:
             raise ValueError(f"run {name!r} lacks the columns {missing}")
-    fig = Figure(figsize=(13, 3.6))
-    acc_ax, heat_ax, cost_ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.1, 1.2, 1.1]})
+    fig = Figure(figsize=(12, 7))
+    (acc_ax, heat_ax), (label_ax, time_ax) = fig.subplots(2, 2)
     colors = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
     for (name, frame), color in zip(runs.items(), colors):
         acc_ax.plot(frame["labels"], frame[f"class {focus_class}"], "o-", color=color, label=f"{name}: class {focus_class}")
         acc_ax.plot(frame["labels"], frame["accuracy"], "--", color=color, alpha=0.6, label=f"{name}: all classes")
-    acc_ax.set(xlabel="labels bought", ylabel="test accuracy", ylim=(-0.02, 1.02), title="accuracy")
+    acc_ax.set(xlabel="labels bought so far", ylabel="test accuracy", ylim=(-0.02, 1.02), title="accuracy")
     acc_ax.legend(fontsize=7, loc="lower right")
     first_name, first = next(iter(runs.items()))
     grid = first[columns].to_numpy(dtype=float).T
@@ -126,11 +138,17 @@ def plot_dashboard(runs: dict, focus_class, classes: Sequence, title: str = "dat
     width = 0.8 / len(runs)
     for j, ((name, frame), color) in enumerate(zip(runs.items(), colors)):
         x = np.arange(len(frame)) + (j - (len(runs) - 1) / 2) * width
-        cost_ax.bar(x, frame["train_items"], width, color=color, alpha=0.35, label=f"{name}: training items")
-        cost_ax.plot(x, frame["labels"], "o-", color=color, label=f"{name}: labels bought")
-    cost_ax.set(xlabel="iteration", ylabel="items", title="cost per iteration")
-    cost_ax.set_xticks(range(len(first)))
-    cost_ax.legend(fontsize=7, loc="upper left")
+        added = np.diff(frame["labels"].to_numpy(dtype=float), prepend=0)
+        label_ax.bar(x, added, width, color=color, alpha=0.5, label=f"{name}: new labels")
+        label_ax.plot(x, frame["train_items"], "o:", color=color, label=f"{name}: items trained on")
+        time_ax.plot(np.arange(len(frame)), frame["seconds"].to_numpy(dtype=float), "o-", color=color, label=name)
+    label_ax.set(xlabel="iteration\n(new labels: bought since the previous model; at 0, the starting labels)",
+                 ylabel="items", title="labeling cost per iteration")
+    label_ax.set_xticks(range(len(first)))
+    label_ax.legend(fontsize=7, loc="upper left")
+    time_ax.set(xlabel="iteration", ylabel="seconds (this machine)", ylim=(0, None), title="compute per iteration")
+    time_ax.set_xticks(range(len(first)))
+    time_ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
