@@ -4,8 +4,8 @@ import pytest
 
 from dcai_lab.pruning import select
 from dcai_lab.scaling import (PowerLawFit, fit_power_law, generalization_error, learning_curve,
-                              perceptron_teacher_student, plot_perceptron_pruning, random_selector,
-                              train_max_margin)
+                              perceptron_teacher_student, plot_perceptron_pruning, plot_pruning_frontier,
+                              pruning_frontier, random_selector, train_max_margin)
 
 # --------------------------------------------------------------------------- fit_power_law
 
@@ -190,6 +190,48 @@ def test_perceptron_pruning_beats_the_power_law():
     assert err[16, 0.2] < 0.5 * err[3.2, 1.0]
     # and (exact) the hard 20% of 16 N keeps every support vector: as good as all 16 N
     assert err[16, 0.2] == pytest.approx(err[16, 1.0], abs=0.01)
+
+
+def test_pruning_frontier_beats_the_power_law():
+    """With f shrinking as data grows, error falls faster than the unpruned power law (Sorscher et al., Fig. 1).
+
+    Tolerances: over seeds 0-4 of this set-up (N = 50, 3 seeds each) the frontier at 8 N kept
+    examples was 0.09-0.13 times the f = 1 fit, its log-log slope -1.72 to -1.88 and the f = 1
+    exponent b 0.64-0.87; the bounds below leave about a factor 2 (ratio) and 0.5 (slope) to spare.
+    """
+    frontier = pruning_frontier(N=50, alphas_kept=(1, 2, 4, 8), fractions=(1.0, 0.5, 0.25, 0.125), n_seeds=3, seed=0)
+    assert len(frontier) == 16 and frontier.groupby("alpha_kept")["best"].sum().tolist() == [1, 1, 1, 1]
+    np.testing.assert_allclose(frontier["alpha"], frontier["alpha_kept"] / frontier["fraction"])
+    full = frontier[frontier["fraction"] == 1]
+    best = frontier[frontier["best"]]
+    fit = fit_power_law(full["alpha_kept"], full["error"])
+    # the best kept fraction shrinks as the number of kept examples grows (measured: 1, 0.5, 0.125, 0.125)
+    assert best["fraction"].tolist() == [1.0, 0.5, 0.125, 0.125]
+    # far below the unpruned power law at the largest budgets (measured ratios 0.13 and 0.095)
+    ratio = best["error"].to_numpy() / fit.predict(best["alpha_kept"])
+    assert ratio[-2] < 0.25 and ratio[-1] < 0.25
+    assert best["error"].iloc[-1] == pytest.approx(0.0071, abs=0.002)  # 0.71% at 8 N kept, vs 6.6% unpruned
+    # and steeper on log-log axes: measured slope -1.88 against the f = 1 exponent b = 0.87
+    slope = np.polyfit(np.log(best["alpha_kept"]), np.log(best["error"]), 1)[0]
+    assert slope < -1.5 and slope < -(fit.b + 0.5)
+    with pytest.raises(ValueError, match="fractions must include 1.0"):
+        pruning_frontier(fractions=(0.5,))
+    with pytest.raises(ValueError, match="alphas_kept must be positive"):
+        pruning_frontier(alphas_kept=(0,))
+
+
+def test_plot_pruning_frontier():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frontier = pruning_frontier(N=20, alphas_kept=(1, 2, 4), fractions=(1.0, 0.5), n_seeds=1)
+    fig = plot_pruning_frontier(frontier)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "best f per α_kept" in labels and any(label.startswith("power law") for label in labels)
+    plt.close(fig)
 
 
 def test_perceptron_is_deterministic_and_validates():
