@@ -29,7 +29,7 @@ import numpy as np
 from dcai_lab.data import Dataset, augment_pool, load_digits, split
 from dcai_lab.embed import CHECKPOINT_SPLIT, embed
 from dcai_lab.pruning import el2n_scores, prototype_scores, random_scores, select
-from dcai_lab.scaling import fit_power_law, learning_curve, perceptron_teacher_student
+from dcai_lab.scaling import fit_power_law, learning_curve, perceptron_teacher_student, pruning_frontier
 
 FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 SEEDS = (0, 1, 2)
@@ -157,6 +157,29 @@ def perceptron_summary() -> None:
           "examples (the power law), i.e. better than power-law scaling.")
 
 
+def perceptron_frontier() -> None:
+    """Same number of kept examples α_kept·N: no pruning vs the hard fraction f of a pool α_kept/f·N, best f per α_kept."""
+    start = time.perf_counter()
+    fractions = (1.0, 0.5, 0.25, 0.125, 0.0625)
+    frontier = pruning_frontier(N=100, alphas_kept=(1, 2, 4, 8), fractions=fractions, n_seeds=3, seed=0)
+    table = frontier.pivot(index="fraction", columns="alpha_kept", values="error").sort_index(ascending=False)
+    print(f"\n### Perceptron, f shrinking as data grows (N = 100, perfect probe, keep hard, 3 seeds, "
+          f"{time.perf_counter() - start:.0f} s): test error (%) vs α_kept = examples trained on / N\n")
+    print("| f (pool = α_kept/f) | " + " | ".join(f"α_kept={a:g}" for a in table.columns) + " |")
+    print("|---" * (len(table.columns) + 1) + "|")
+    for f, row in table.iterrows():
+        print(f"| {f:g}{' (no pruning)' * (f == 1)} | " + " | ".join(f"{100 * v:.2f}" for v in row) + " |")
+    best = frontier[frontier["best"]]
+    print("| **best f** | " + " | ".join(f"**{100 * e:.2f}** (f = {f:g})" for f, e in best[["fraction", "error"]].values)
+          + " |")
+    full = frontier[frontier["fraction"] == 1]
+    fit = fit_power_law(full["alpha_kept"], full["error"])
+    slope = np.polyfit(np.log(best["alpha_kept"]), np.log(best["error"]), 1)[0]
+    print(f"\nno pruning: error = {fit.a:.3f}·α_kept^(-{fit.b:.2f}) + {fit.c:.4f} (R² {fit.r2:.3f}); best f: log-log "
+          f"slope {slope:.2f} against -{fit.b:.2f}, {100 * best['error'].iloc[-1]:.2f}% at α_kept = "
+          f"{best['alpha_kept'].iloc[-1]:g} against {100 * fit.predict(best['alpha_kept'].iloc[-1]):.2f}% on the power law.")
+
+
 def main() -> None:
     start = time.perf_counter()
     digits = load_digits()
@@ -176,6 +199,7 @@ def main() -> None:
 
     scaling_curve(pool, test)
     perceptron_summary()
+    perceptron_frontier()
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
