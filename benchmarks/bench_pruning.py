@@ -158,7 +158,7 @@ def perceptron_summary() -> None:
 
 
 def perceptron_frontier() -> None:
-    """Same number of kept examples α_kept·N: no pruning vs the hard fraction f of a pool α_kept/f·N, best f per α_kept."""
+    """Same kept size α_kept·N: no pruning vs the hard fraction f of a pool of α_kept/f·N; the best f per α_kept."""
     start = time.perf_counter()
     fractions = (1.0, 0.5, 0.25, 0.125, 0.0625)
     frontier = pruning_frontier(N=100, alphas_kept=(1, 2, 4, 8), fractions=fractions, n_seeds=3, seed=0)
@@ -170,14 +170,15 @@ def perceptron_frontier() -> None:
     for f, row in table.iterrows():
         print(f"| {f:g}{' (no pruning)' * (f == 1)} | " + " | ".join(f"{100 * v:.2f}" for v in row) + " |")
     best = frontier[frontier["best"]]
-    print("| **best f** | " + " | ".join(f"**{100 * e:.2f}** (f = {f:g})" for f, e in best[["fraction", "error"]].values)
-          + " |")
+    cells = [f"**{100 * e:.2f}** (f = {f:g})" for f, e in best[["fraction", "error"]].values]
+    print("| **best f** | " + " | ".join(cells) + " |")
     full = frontier[frontier["fraction"] == 1]
     fit = fit_power_law(full["alpha_kept"], full["error"])
     slope = np.polyfit(np.log(best["alpha_kept"]), np.log(best["error"]), 1)[0]
-    print(f"\nno pruning: error = {fit.a:.3f}·α_kept^(-{fit.b:.2f}) + {fit.c:.4f} (R² {fit.r2:.3f}); best f: log-log "
-          f"slope {slope:.2f} against -{fit.b:.2f}, {100 * best['error'].iloc[-1]:.2f}% at α_kept = "
-          f"{best['alpha_kept'].iloc[-1]:g} against {100 * fit.predict(best['alpha_kept'].iloc[-1]):.2f}% on the power law.")
+    last = best["alpha_kept"].iloc[-1]
+    print(f"\nno pruning: error = {fit.a:.3f}·α_kept^(-{fit.b:.2f}) + {fit.c:.4f} (R² {fit.r2:.3f}); "
+          f"best f: log-log slope {slope:.2f} against -{fit.b:.2f}, {100 * best['error'].iloc[-1]:.2f}% at "
+          f"α_kept = {last:g} against {100 * fit.predict(last):.2f}% on the power law.")
 
 
 def main() -> None:
