@@ -158,7 +158,7 @@ def perceptron_summary() -> None:
 
 
 def perceptron_frontier() -> None:
-    """Same kept size α_kept·N: no pruning vs the hard fraction f of a pool of α_kept/f·N; the best f per α_kept."""
+    """Same kept size α_kept·N: no pruning vs the hard fraction f of a pool α_kept/f·N; best f per α_kept."""
     start = time.perf_counter()
     fractions = (1.0, 0.5, 0.25, 0.125, 0.0625)
     frontier = pruning_frontier(N=100, alphas_kept=(1, 2, 4, 8), fractions=fractions, n_seeds=3, seed=0)
