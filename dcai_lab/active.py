@@ -575,7 +575,10 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
             if pool_sum is not None:
                 pool_sum = pool_sum - unit[selected].sum(axis=0)
     except (Exception, KeyboardInterrupt) as exc:
-        raise LoopStopped(history, f"{type(exc).__name__}: {exc}") from exc
+        reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        if isinstance(exc, NotImplementedError):
+            reason += " - an exercise this loop calls is not implemented yet: write it, run its cell, run this again"
+        raise LoopStopped(history, reason) from exc
     finally:
         bar.close()
         threads.__exit__(None, None, None)

@@ -302,6 +302,15 @@ def test_loop_stopped_keeps_the_finished_rounds_and_labels(error):
     assert stop.value.__cause__ is error
 
 
+def test_an_unimplemented_exercise_says_so():
+    def my_scores(model, X_pool, labeled, batch_size, rng, **kwargs):
+        raise NotImplementedError()  # what a released student notebook holds before the answer
+
+    with pytest.raises(LoopStopped, match=r"stopped after 0 rounds \(NotImplementedError - an exercise this loop "
+                                          r"calls is not implemented yet: write it"):
+        run_active_learning(POOL.X, POOL.y, TEST.X, TEST.y, my_scores, initial_labeled=20, progress=False)
+
+
 def test_oracle_labels_are_checked():
     with pytest.raises(LoopStopped, match=r"the oracle must return one label per pool id \(10\)"):
         run_active_learning(POOL.X, POOL.y, TEST.X, TEST.y, initial_labeled=20, n_rounds=1, progress=False,
