@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from dcai_lab.grading import grade, main, release, release_notebook, autograder_cells
+import dcai_lab.grading
+from dcai_lab.grading import autograde_notebook, autograder_cells, grade, main, release, release_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "notebooks" / "solutions"
@@ -120,7 +122,8 @@ def test_broken_submission_is_graded_and_the_grader_survives(graded):
     # the emptied test cell was restored from the instructor's copy and passes.
     assert (cy["hw.ipynb:add_tests"], cy["hw.ipynb:square_tests"], cy["hw.ipynb:double_tests"]) == (1, 0, 3)
     assert cy["total"] == 4
-    assert "timed out after 5 s" in cy["problems"]
+    assert "cell 4 ('square') timed out after 5 s (interrupted; grading went on)" in cy["problems"]
+    assert "test cell 'square_tests' failed: NameError: name 'square' is not defined" in cy["problems"]
 
 
 def test_unreadable_and_missing_notebooks_score_zero(graded):
@@ -135,13 +138,161 @@ def test_csv_has_one_row_per_student(graded):
         rows = list(csv.DictReader(f))
     assert [r["student"] for r in rows] == ["ada", "bob", "cy", "dee", "eve"]
     assert list(rows[0]) == ["student", "hw.ipynb:add_tests", "hw.ipynb:square_tests", "hw.ipynb:double_tests",
-                             "total", "max_total", "problems"]
+                             "hw.ipynb total", "total", "max_total", "problems"]
     assert [float(r["total"]) for r in rows] == [6, 1, 4, 0, 0]
 
 
 def test_grade_command_reports_bad_folders(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.csv")]) == 2
     assert "one folder per student" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- warnings, errors, stuck cells, totals
+
+
+def _course(tmp, notebooks, submissions):
+    """Write solution notebooks and released student copies, answered per student; return their folders."""
+    source_dir, subs = tmp / "solutions", tmp / "submissions"
+    source_dir.mkdir()
+    for name, nb in notebooks.items():
+        nbformat.write(nb, source_dir / name)
+    release(source_dir, tmp / "release")
+    for student, answers in submissions.items():
+        (subs / student).mkdir(parents=True)
+        for name, answer in answers.items():
+            nbformat.write(_answer(nbformat.read(tmp / "release" / name, 4), answer), subs / student / name)
+    return source_dir, subs
+
+
+def _notebook(*cells):
+    return new_notebook(cells=list(cells), metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                    "language": "python"}})
+
+
+ENTROPY = "import numpy as np\ndef entropy(p):\n    return -np.sum(np.where(p > 0, p * np.log(p), 0), axis=1)"
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    """Two notebooks graded through the command line: warnings, stderr, failing asserts, a missing notebook."""
+    tmp = tmp_path_factory.mktemp("noisy")
+    a = _notebook(
+        _solution("import numpy as np\ndef entropy(p):\n    ### BEGIN SOLUTION\n"
+                  "    return -np.sum(np.where(p > 0, p * np.log(p), 0), axis=1)\n    ### END SOLUTION", "entropy"),
+        _tests("h = entropy(np.array([[0.5, 0.5, 0.0]]))[0]\nassert abs(h - np.log(2)) < 1e-9, "
+               "f'the uniform row over 2 classes has entropy log 2 = 0.693, got {h:.3}'", "entropy_tests", 2),
+        _solution("def loud(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION", "loud"),
+        _tests("assert loud(1) == 1", "loud_tests", 1),
+        _solution("def blank():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", "blank"),
+        _tests("assert blank() == 1", "blank_tests", 1))
+    b = _notebook(_solution("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                            "double"),
+                  _tests("assert double(2) == 4", "double_tests", 3))
+    source_dir, subs = _course(tmp, {"a.ipynb": a, "b.ipynb": b}, {
+        # right but wrong: entropy wrong, the rest right
+        "ann": {"a.ipynb": {"entropy": "import numpy as np\ndef entropy(p):\n    return np.ones(len(p))",
+                            "loud": "def loud(x):\n    return x", "blank": "def blank():\n    return 1"},
+                "b.ipynb": {"double": "def double(x):\n    return x * 2"}},
+        # a correct entropy that warns (log 0), a loud function, an empty exception; no b.ipynb
+        "wes": {"a.ipynb": {"entropy": ENTROPY,
+                            "loud": "import sys\ndef loud(x):\n    print('debug:', x, file=sys.stderr)\n    return x",
+                            "blank": "def blank():\n    raise ValueError()"}},
+    })
+    out, kept = tmp / "grades.csv", tmp / "executed"
+    assert main(["grade", str(subs), "--source", str(source_dir), "--out", str(out), "--timeout", "30",
+                 "--keep-executed", str(kept)]) == 0
+    with open(out) as f:
+        return {row["student"]: row for row in csv.DictReader(f)}, kept
+
+
+def test_warnings_do_not_cost_points_but_are_noted(noisy):
+    wes = noisy[0]["wes"]
+    assert float(wes["a.ipynb:entropy_tests"]) == 2
+    assert ("a.ipynb: test cell 'entropy_tests' printed warnings (RuntimeWarning: divide by zero encountered in log; "
+            "RuntimeWarning: invalid value encountered in multiply); not counted as a failure") in wes["problems"]
+
+
+def test_other_stderr_output_scores_zero_with_its_reason(noisy):
+    wes = noisy[0]["wes"]
+    assert float(wes["a.ipynb:loud_tests"]) == 0
+    assert "test cell 'loud_tests' wrote to stderr, which nbgrader scores 0: 'debug: 1'" in wes["problems"]
+
+
+def test_failing_test_cells_show_the_first_line_of_their_error(noisy):
+    rows, _ = noisy
+    assert float(rows["ann"]["a.ipynb:entropy_tests"]) == 0
+    assert ("a.ipynb: test cell 'entropy_tests' failed: AssertionError: the uniform row over 2 classes has entropy "
+            "log 2 = 0.693, got 1.0") in rows["ann"]["problems"]
+    assert float(rows["wes"]["a.ipynb:blank_tests"]) == 0  # an exception with an empty message
+    assert "a.ipynb: test cell 'blank_tests' failed: ValueError;" in rows["wes"]["problems"]
+
+
+def test_totals_per_notebook_and_over_every_notebook(noisy):
+    rows, _ = noisy
+    totals = {s: [float(r[c]) for c in ("a.ipynb total", "b.ipynb total", "total", "max_total")]
+              for s, r in rows.items()}
+    assert totals == {"ann": [2, 3, 5, 7], "wes": [2, 0, 2, 7]}
+    assert rows["wes"]["problems"].endswith("b.ipynb: not submitted")
+    assert "b.ipynb" not in rows["ann"]["problems"]
+
+
+def test_keep_executed_saves_the_graded_notebooks(noisy):
+    _, kept = noisy
+    assert sorted(str(p.relative_to(kept)) for p in kept.rglob("*.ipynb")) == [
+        "ann/a.ipynb", "ann/b.ipynb", "wes/a.ipynb"]
+    cells = nbformat.read(kept / "wes" / "a.ipynb", 4).cells
+    assert "RuntimeWarning" in cells[1].outputs[0].text and cells[1].source.startswith("h = entropy(")
+
+
+def test_a_cell_that_swallows_interrupts_is_stopped_by_the_notebook_budget(tmp_path):
+    source = _notebook(
+        _solution("def ok():\n    ### BEGIN SOLUTION\n    return True\n    ### END SOLUTION", "ok"),
+        _tests("assert ok()", "ok_tests", 1),
+        _solution("def wait():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION", "wait"),
+        _tests("wait()", "wait_tests", 2),
+        _tests("assert ok()", "after_tests", 1))
+    stubborn = ("import os, time\ndef wait():\n    print(os.getpid())\n    while True:\n        try:\n"
+                "            time.sleep(0.2)\n        except KeyboardInterrupt:\n            pass")
+    submission = _answer(release_notebook(source), {"ok": "def ok():\n    return True", "wait": stubborn})
+    points, problems = autograde_notebook(submission, source, tmp_path, cell_timeout=2, notebook_timeout=8,
+                                          executed_path=tmp_path / "run.ipynb")
+    # the stopped test cell printed nothing on stderr and raised nothing, yet it never finished: 0 points
+    assert points == {"ok_tests": 1, "wait_tests": 0, "after_tests": 0}
+    assert problems == ["cell 4 ('wait_tests') was still running after the notebook's 8 s (it kept going when "
+                        "interrupted): the kernel was shut down and later cells did not run",
+                        "test cell 'after_tests' did not run"]
+    pid = int(nbformat.read(tmp_path / "run.ipynb", 4).cells[3].outputs[0].text)
+    with pytest.raises(ProcessLookupError):  # the kernel is gone
+        os.kill(pid, 0)
+
+
+def test_an_exception_without_a_message_does_not_stop_grading(tmp_path, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError()
+
+    monkeypatch.setattr(dcai_lab.grading, "execute_notebook", crash)
+    source = _assignment()
+    points, problems = autograde_notebook(release_notebook(source), source, tmp_path)
+    assert points == {"add_tests": 0, "square_tests": 0, "double_tests": 0}
+    assert problems == ["execution stopped in the notebook: RuntimeError", "test cell 'add_tests' did not run",
+                        "test cell 'square_tests' did not run", "test cell 'double_tests' did not run"]
+
+
+def test_each_row_is_written_as_soon_as_its_student_is_graded(tmp_path, monkeypatch):
+    source_dir, subs = _course(tmp_path, {"hw.ipynb": _assignment()}, {"ada": {}, "bob": {}})
+    fake = {"student": "ada", "hw.ipynb:add_tests": 1, "hw.ipynb:square_tests": 0, "hw.ipynb:double_tests": 0,
+            "hw.ipynb total": 1, "total": 1, "max_total": 6, "problems": ""}
+
+    def interrupted_after_ada(student, *args):
+        if student.name != "ada":
+            raise KeyboardInterrupt
+        return fake
+
+    monkeypatch.setattr(dcai_lab.grading, "_grade_student", interrupted_after_ada)
+    with pytest.raises(KeyboardInterrupt):
+        grade(subs, source_dir, tmp_path / "g.csv")
+    with open(tmp_path / "g.csv") as f:
+        assert list(csv.DictReader(f)) == [{k: str(v) for k, v in fake.items()}]
 
 
 # --------------------------------------------------------------------------- the course's own notebooks
