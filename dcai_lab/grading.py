@@ -119,22 +119,21 @@ def execute_notebook(nb: NotebookNode, cwd: str | Path, cell_timeout: float = 60
 
 
 async def _execute_within(client, seconds: float) -> None:
-    """``client.execute()``, but shut the kernel down after ``seconds`` (nbclient then stops the run)."""
+    """``client.execute()``, but shut the kernel down and stop after ``seconds``."""
     from jupyter_core.utils import ensure_async
 
     run = asyncio.ensure_future(client.async_execute())
     done, _ = await asyncio.wait({run}, timeout=seconds)
-    if not done:
-        try:
-            await ensure_async(client.km.shutdown_kernel(now=True))
-        except Exception:  # the kernel died or never started: nbclient stops the run by itself
-            pass
-        try:
-            await run  # nbclient sees the dead kernel within a second and raises DeadKernelError
-        except Exception:
-            pass
-        raise TimeoutError(f"the notebook ran longer than its {seconds:g} s; its kernel was shut down")
-    run.result()
+    if done:
+        run.result()  # raises what the run raised
+        return
+    with contextlib.suppress(Exception):  # the kernel may have died already
+        await ensure_async(client.km.shutdown_kernel(now=True))
+    await asyncio.wait({run}, timeout=5)  # nbclient notices the dead kernel within a second,
+    run.cancel()  # unless it is waiting out a cell's timeout: stop it
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await run
+    raise TimeoutError(f"the notebook ran longer than its {seconds:g} s; its kernel was shut down")
 
 
 # --------------------------------------------------------------------------- grade
@@ -180,7 +179,7 @@ def _cell_name(nb: NotebookNode, index: int) -> str:
     """How the problems column names a cell: its position (from 1) and grade_id or first line."""
     cell = nb.cells[index]
     grade_id = _nbgrader(cell).get("grade_id")
-    return f"cell {index + 1} ({grade_id!r})" if grade_id else f"cell {index + 1} ({_first_line(cell.source)[:40]!r})"
+    return f"cell {index + 1} ({grade_id or _first_line(cell.source)[:40]!r})"
 
 
 def _timed_out(cell: NotebookNode) -> bool:
@@ -210,7 +209,7 @@ def _score_test_cell(cell: NotebookNode) -> tuple[float, str]:
     elif stderr and not warned:
         note = f"wrote to stderr, which nbgrader scores 0: {_first_line(stderr)!r}"
     elif warned:
-        note = f"printed warnings ({'; '.join(w[:120] for w in warned)}); not counted as a failure"
+        note = f"printed warnings ({' | '.join(w[:120] for w in warned)}), not counted as a failure"
     else:
         note = ""
     return float(score or 0.0), note
@@ -226,8 +225,8 @@ def autograde_notebook(submission: NotebookNode, source: NotebookNode, cwd: str 
     a test cell that is missing, or that never ran or finished, scores 0. A cell
     is interrupted after ``cell_timeout`` seconds; the kernel is shut down when
     the whole notebook runs longer than ``notebook_timeout`` seconds (default 10
-    times ``cell_timeout``), and the cells that ran are scored. ``executed_path``, if
-    given, is where the executed notebook is written.
+    times ``cell_timeout``), and the cells that ran are scored. ``executed_path``,
+    if given, is where the executed notebook is written.
     """
     problems: list[str] = []
     tests = autograder_cells(source)
@@ -250,13 +249,14 @@ def autograde_notebook(submission: NotebookNode, source: NotebookNode, cwd: str 
         execute_notebook(nb, cwd, cell_timeout=cell_timeout, allow_errors=True, notebook_timeout=notebook_timeout)
     except Exception as exc:  # the notebook ran out of time, or the kernel died: score what ran
         # the cell that was running is the last one that started (the kernel numbers a cell when it starts it)
-        stopped = max((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count), default=None)
-        cell = _cell_name(nb, stopped) if stopped is not None else "the notebook"
+        stopped = max((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count),
+                      default=None)
+        where = _cell_name(nb, stopped) if stopped is not None else "the notebook"
         if isinstance(exc, TimeoutError):
-            problems.append(f"{cell} was still running after the notebook's {notebook_timeout:g} s (it kept "
+            problems.append(f"{where} was still running after the notebook's {notebook_timeout:g} s (it kept "
                             "going when interrupted): the kernel was shut down and later cells did not run")
         else:
-            problems.append(f"execution stopped in {cell}: {_error(type(exc).__name__, str(exc))}")
+            problems.append(f"execution stopped in {where}: {_error(type(exc).__name__, str(exc))}")
     if executed_path is not None:
         Path(executed_path).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed_path)

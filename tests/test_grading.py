@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import dcai_lab.grading
-from dcai_lab.grading import autograde_notebook, autograder_cells, grade, main, release, release_notebook
+from dcai_lab.grading import _warnings_only, autograde_notebook, autograder_cells, grade, main, release, release_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "notebooks" / "solutions"
@@ -208,8 +208,22 @@ def noisy(tmp_path_factory):
 def test_warnings_do_not_cost_points_but_are_noted(noisy):
     wes = noisy[0]["wes"]
     assert float(wes["a.ipynb:entropy_tests"]) == 2
-    assert ("a.ipynb: test cell 'entropy_tests' printed warnings (RuntimeWarning: divide by zero encountered in log; "
-            "RuntimeWarning: invalid value encountered in multiply); not counted as a failure") in wes["problems"]
+    assert ("a.ipynb: test cell 'entropy_tests' printed warnings (RuntimeWarning: divide by zero encountered in log | "
+            "RuntimeWarning: invalid value encountered in multiply), not counted as a failure") in wes["problems"]
+
+
+def test_only_stderr_made_of_warnings_is_forgiven():
+    numpy = "/tmp/ipykernel_7/1.py:3: RuntimeWarning: divide by zero encountered in log\n  h = np.log(p)\n"
+    sklearn = ("/x/sklearn/linear_model/_logistic.py:599: ConvergenceWarning: lbfgs failed to converge:\n"
+               "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT\n\n    https://scikit-learn.org/stable/\n"
+               "  n_iter_i = _check_optimize_result(\n")
+    assert _warnings_only(numpy + numpy) == ["RuntimeWarning: divide by zero encountered in log"]
+    assert _warnings_only(numpy + sklearn) == ["RuntimeWarning: divide by zero encountered in log",
+                                               "ConvergenceWarning: lbfgs failed to converge:"]
+    assert _warnings_only("a.py:1: UserWarning: no source line\n") == ["UserWarning: no source line"]
+    for other in ("debug\n" + numpy, numpy + "debug\n", "Traceback (most recent call last):\n", "\n",
+                  "a.py:1: UserWarning: two\nlines, no source line\n"):
+        assert _warnings_only(other) is None, other
 
 
 def test_other_stderr_output_scores_zero_with_its_reason(noisy):
