@@ -9,6 +9,7 @@ ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?= -q -n auto --dist loadfile
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
+GRADE_ARGS ?=
 # Where notebook outputs are stored or compared (nbval): no progress bars, and widgets draw static figures.
 NB_ENV := TQDM_DISABLE=1 DCAI_STATIC_WIDGETS=1 MPLBACKEND=module://matplotlib_inline.backend_inline
 
@@ -41,7 +42,7 @@ solutions: setup
 
 ## Autograde a folder of submitted notebooks into a CSV (make grade SUBMISSIONS=dir).
 grade: setup
-	$(BIN)/python -m dcai_lab.grading grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES)
+	$(BIN)/python -m dcai_lab.grading grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES) $(GRADE_ARGS)
 
 ## Speed and memory benchmarks (ratios measured side by side in one run).
 bench: setup
