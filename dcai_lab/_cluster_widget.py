@@ -27,12 +27,12 @@ from typing import Sequence
 
 import numpy as np
 
-from dcai_lab.widgets import figure_png, static_widgets
+from dcai_lab.widgets import WidgetView, figure_png
 
 __all__ = ["ClusterExplorer", "cluster_explorer"]
 
 
-class ClusterExplorer:
+class ClusterExplorer(WidgetView):
     """The clusters of a prototype pruning metric, one at a time.
 
     Parameters
@@ -229,22 +229,12 @@ class ClusterExplorer:
 
     # ------------------------------------------------------------------ the views
 
-    def _ipython_display_(self) -> None:
+    def _show_static(self) -> None:
         from IPython.display import display
 
-        if static_widgets():
-            clusters = self.static_clusters or [self._cluster]
-            print("\n".join(self.summary(c) for c in clusters))
-            display(self.figure(clusters))
-        else:
-            display(self.widget())
-
-    def widget(self):
-        """The ipywidgets view (built once): cluster menu, keep slider, hard/easy switch, picture, summary."""
-        if self._ui is None:
-            self._ui = self._build()
-            self._refresh()
-        return self._ui["box"]
+        clusters = self.static_clusters or [self._cluster]
+        print("\n".join(self.summary(c) for c in clusters))
+        display(self.figure(clusters))
 
     def _build(self) -> dict:
         import ipywidgets as w

@@ -28,12 +28,12 @@ import numbers
 import numpy as np
 
 from dcai_lab.seals import CandidatePool, KnnIndex, _check_ids
-from dcai_lab.widgets import figure_png, static_widgets
+from dcai_lab.widgets import WidgetView, figure_png
 
 __all__ = ["NeighborsExplorer", "neighbors_explorer"]
 
 
-class NeighborsExplorer:
+class NeighborsExplorer(WidgetView):
     """A labeled image's ``k`` nearest neighbours and SEALS's candidate pool, round by round.
 
     Parameters
@@ -202,21 +202,11 @@ class NeighborsExplorer:
 
     # ------------------------------------------------------------------ the views
 
-    def _ipython_display_(self) -> None:
+    def _show_static(self) -> None:
         from IPython.display import display
 
-        if static_widgets():
-            print(self.summary())
-            display(self.figure())
-        else:
-            display(self.widget())
-
-    def widget(self):
-        """The ipywidgets view (built once): round slider, labeled-image menu, picture, summary."""
-        if self._ui is None:
-            self._ui = self._build()
-            self._refresh()
-        return self._ui["box"]
+        print(self.summary())
+        display(self.figure())
 
     def _build(self) -> dict:
         import ipywidgets as w

@@ -30,14 +30,14 @@ from typing import Sequence
 import numpy as np
 
 from dcai_lab.uncertainty import entropy, least_confidence, margin
-from dcai_lab.widgets import figure_png, static_widgets
+from dcai_lab.widgets import WidgetView, figure_png
 
 __all__ = ["UncertaintyExplorer", "uncertainty_explorer"]
 
 SCORES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}
 
 
-class UncertaintyExplorer:
+class UncertaintyExplorer(WidgetView):
     """The pool's uncertainty in each round of an active learning run.
 
     Parameters
@@ -237,22 +237,12 @@ class UncertaintyExplorer:
 
     # ------------------------------------------------------------------ the views
 
-    def _ipython_display_(self) -> None:
+    def _show_static(self) -> None:
         from IPython.display import display
 
-        if static_widgets():
-            rounds = self.static_rounds or [self._round]
-            print("\n".join(self.summary(r) for r in rounds))
-            display(self.figure(rounds))
-        else:
-            display(self.widget())
-
-    def widget(self):
-        """The ipywidgets view (built once): round slider, score menu, summary line, picture."""
-        if self._ui is None:
-            self._ui = self._build()
-            self._refresh()
-        return self._ui["box"]
+        rounds = self.static_rounds or [self._round]
+        print("\n".join(self.summary(r) for r in rounds))
+        display(self.figure(rounds))
 
     def _build(self) -> dict:
         import ipywidgets as w

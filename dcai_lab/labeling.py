@@ -38,6 +38,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from dcai_lab.widgets import WidgetView
+
 __all__ = ["LabelingWidget", "LabelingStopped", "BackgroundRun", "labeling_widget"]
 
 
@@ -61,7 +63,7 @@ def _png(image: np.ndarray, size: int = 160) -> bytes:
     return buffer.getvalue()
 
 
-class LabelingWidget:
+class LabelingWidget(WidgetView):
     """Show images one at a time and record the class a person gives each.
 
     Parameters
@@ -189,18 +191,6 @@ class LabelingWidget:
         self._refresh()
 
     # ------------------------------------------------------------------ the view
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget())
-
-    def widget(self):
-        """The ipywidgets view (built once)."""
-        if self._ui is None:
-            self._ui = self._build()
-            self._refresh()
-        return self._ui["box"]
 
     def _build(self) -> dict:
         import ipywidgets as w

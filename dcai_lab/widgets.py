@@ -22,7 +22,7 @@ import io
 import os
 
 __all__ = ["uncertainty_explorer", "neighbors_explorer", "cluster_explorer", "labeling_widget",
-           "static_widgets", "figure_png"]
+           "static_widgets", "figure_png", "WidgetView"]
 
 # widget name -> the module that defines it (imported on first use, so `import dcai_lab.widgets` stays light)
 _HOMES = {
@@ -58,6 +58,37 @@ def figure_png(fig, dpi: int = 80) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
+
+
+class WidgetView:
+    """What the kit's widgets share: the ipywidgets view is built once, on first display.
+
+    A widget class defines ``_build()`` (a dict of ipywidgets controls, the outer one
+    under ``"box"``), ``_refresh()`` (update the controls from the widget's state) and
+    ``_show_static()`` (what to show where no widget front end runs).
+    """
+
+    _ui: dict | None = None
+
+    def widget(self):
+        """The ipywidgets view (built once)."""
+        if self._ui is None:
+            self._ui = self._build()
+            self._refresh()
+        return self._ui["box"]
+
+    def _show_static(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        if static_widgets():
+            self._show_static()
+        else:
+            display(self.widget())
 
 
 def __getattr__(name: str):
