@@ -501,11 +501,14 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     if model is not None and not hasattr(model, "predict_proba"):
         raise ValueError(f"the model ({type(model).__name__}) has no predict_proba; active learning scores need "
                          "class probabilities (e.g. LogisticRegression, or SVC(probability=True))")
+    unit = None  # information density: the pool's unit vectors, for the running mean of the unlabeled ones
     if select is information_density_sampling:
-        norms = np.linalg.norm(np.asarray(X_pool if embeddings is None else embeddings, dtype=np.float64), axis=1)
+        z = np.asarray(X_pool if embeddings is None else embeddings, dtype=np.float64)
+        norms = np.linalg.norm(z, axis=1, keepdims=True)
         if (norms == 0).any():
             raise ValueError(f"information density needs cosine similarities, but pool item "
                              f"{int(np.argmax(norms == 0))} has an all-zero embedding; drop it or use other embeddings")
+        unit = z / norms
     rng = np.random.default_rng(seed)
     initial = _initial_ids(initial_labeled, len(X_pool), rng)
     if oracle is None and len(initial) + batch_size * n_rounds > len(X_pool):
@@ -530,11 +533,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     if candidates is not None:
         candidates.add_labeled(initial)
     # information density's pool term: running sum of unit vectors over the unlabeled pool
-    pool_sum = None
-    if select is information_density_sampling:
-        z = np.asarray(X_pool if embeddings is None else embeddings, dtype=np.float64)
-        unit = z / np.linalg.norm(z, axis=1, keepdims=True)
-        pool_sum = unit[~labeled].sum(axis=0)
+    pool_sum = None if unit is None else unit[~labeled].sum(axis=0)
 
     bar = tqdm(range(n_rounds + 1), desc=f"active learning ({name})", disable=not progress, leave=False)
     threads = nullcontext() if n_threads is None else threadpool_limits(n_threads)
