@@ -10,8 +10,12 @@ PYTEST_ARGS ?= -q -n auto --dist loadfile
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
 GRADE_ARGS ?=
+# The same floating-point results on every x86-64 CPU: numerical libraries pick code paths by instruction set
+# (AVX-512 machines would round differently and stored notebook outputs would not match); pin them to AVX2.
+PIN_ISA := $(if $(filter x86_64,$(shell uname -m)),OPENBLAS_CORETYPE=Haswell MKL_CBWR=AVX2 \
+           MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2 FAISS_OPT_LEVEL=avx2,)
 # Where notebook outputs are stored or compared (nbval): no progress bars, and widgets draw static figures.
-NB_ENV := TQDM_DISABLE=1 DCAI_STATIC_WIDGETS=1 MPLBACKEND=module://matplotlib_inline.backend_inline
+NB_ENV := $(PIN_ISA) TQDM_DISABLE=1 DCAI_STATIC_WIDGETS=1 MPLBACKEND=module://matplotlib_inline.backend_inline
 
 .PHONY: setup lab test release solutions grade bench timings clean
 
@@ -34,15 +38,15 @@ test: setup
 
 ## Build the student notebooks in notebooks/ from notebooks/solutions/ (nbgrader's preprocessors).
 release: setup
-	$(BIN)/python -m dcai_lab.grading release notebooks/solutions notebooks
+	$(BIN)/python -m dcai_lab.course.grading release notebooks/solutions notebooks
 
 ## Re-run every solution notebook in place, storing the outputs nbval compares against.
 solutions: setup
-	$(NB_ENV) $(BIN)/python -m dcai_lab.grading execute notebooks/solutions/*.ipynb
+	$(NB_ENV) $(BIN)/python -m dcai_lab.course.grading execute notebooks/solutions/*.ipynb
 
 ## Autograde a folder of submitted notebooks into a CSV (make grade SUBMISSIONS=dir).
 grade: setup
-	$(BIN)/python -m dcai_lab.grading grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES) $(GRADE_ARGS)
+	$(BIN)/python -m dcai_lab.course.grading grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES) $(GRADE_ARGS)
 
 ## Speed and memory benchmarks (ratios measured side by side in one run).
 bench: setup

@@ -23,8 +23,10 @@ import time
 
 import numpy as np
 
-from dcai_lab.active import STRATEGIES, compare_strategies
-from dcai_lab.data import augment_pool, load_digits, split
+from dcai_lab.active import compare_strategies
+from dcai_lab.augment import augment_pool
+from dcai_lab.data import load_digits, split
+from dcai_lab.strategies import STRATEGIES
 from dcai_lab.uncertainty import entropy, information_density
 
 ID_SIZES = (2_000, 5_000, 10_000, 20_000)

@@ -6,7 +6,7 @@ Run: ``python -m benchmarks embed`` (or ``python -m benchmarks.bench_embed``); a
 Set-up (all seeded):
 
 - **digits**: scikit-learn's 1,797 digits, split into 1,348 train / 449 test digits with
-  ``split(load_digits(), train_size=0, test_size=0.25, seed=0)`` (``dcai_lab.embed.CHECKPOINT_SPLIT``).
+  ``split(load_digits(), train_size=0, test_size=0.25, seed=0)`` (``dcai_lab.encoder.CHECKPOINT_SPLIT``).
   The shipped encoders were trained on the train digits only (SSL: images; supervised: images
   and labels), so no method has seen a test digit.
 - **methods**: ``pixels`` (64 values in [0, 1]); ``pca`` (32 components, fitted on the train
@@ -37,8 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dcai_lab.data import Dataset, augment_pool, load_digits, split
-from dcai_lab.embed import CHECKPOINT_SPLIT, PCA_COMPONENTS, checkpoint_path, embed
+from dcai_lab.augment import augment_pool
+from dcai_lab.data import Dataset, load_digits, split
+from dcai_lab.embed import PCA_COMPONENTS, embed
+from dcai_lab.encoder import CHECKPOINT_SPLIT, checkpoint_path
 
 METHODS = ("pixels", "pca", "ssl", "supervised")
 FRACTIONS = (0.01, 0.1, 1.0)

@@ -6,7 +6,7 @@ Set-up (all seeded):
 
 - **digits**: scikit-learn's 1,797 digits, split into 1,348 train / 449 test digits with
   ``split(load_digits(), train_size=0, test_size=0.25, seed=0)``: the split the shipped encoders
-  were trained on (``dcai_lab.embed.CHECKPOINT_SPLIT``), so they never saw a test digit.
+  were trained on (``dcai_lab.encoder.CHECKPOINT_SPLIT``), so they never saw a test digit.
 - **pool**: ``augment_pool(train, 20000)``: 20,000 distorted copies of the *train* digits only;
   the test set is the same 25% of original digits, never augmented (no leakage).
 - **metrics**, computed on the training set (digits) or the pool:
@@ -26,10 +26,13 @@ import warnings
 
 import numpy as np
 
-from dcai_lab.data import Dataset, augment_pool, load_digits, split
-from dcai_lab.embed import CHECKPOINT_SPLIT, embed
+from dcai_lab.augment import augment_pool
+from dcai_lab.data import Dataset, load_digits, split
+from dcai_lab.embed import embed
+from dcai_lab.encoder import CHECKPOINT_SPLIT
 from dcai_lab.pruning import el2n_scores, prototype_scores, random_scores, select
-from dcai_lab.scaling import fit_power_law, learning_curve, perceptron_teacher_student, pruning_frontier
+from dcai_lab.perceptron import perceptron_teacher_student, pruning_frontier
+from dcai_lab.scaling import fit_power_law, learning_curve
 
 FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 SEEDS = (0, 1, 2)

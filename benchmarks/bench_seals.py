@@ -17,7 +17,7 @@ Set-up (all seeded):
 - **embeddings**: ``dcai_lab.embed.embed(..., method="ssl", normalize=True)`` (the shipped SSL encoder).
 - **indexes**: flat (exact), LSH and HNSW over the pool: build seconds, memory, search time per
   query and recall@k against the flat index.
-- **rare-concept search**: :func:`dcai_lab.seals.rare_concept_search`, binary logistic regression
+- **rare-concept search**: :func:`dcai_lab.rare.rare_concept_search`, binary logistic regression
   on the embeddings, 5 positives + 95 random negatives to start, ``BATCH_SIZE`` labels per round
   for ``N_ROUNDS`` rounds, seeds ``SEEDS``; full-pool MaxEnt, SEALS + MaxEnt, SEALS + ID (k = ``K_SEALS``,
   ``SEALS_INDEX`` index) and random, side by side in one run. SEALS's selection time includes the
@@ -42,8 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dcai_lab.data import Dataset, augment_pool, load_digits, make_rare, split
-from dcai_lab.seals import RARE_METHODS, KnnIndex, rare_concept_search, recall_at_k
+from dcai_lab.augment import augment_pool
+from dcai_lab.data import Dataset, load_digits, make_rare, split
+from dcai_lab.knn import KnnIndex, recall_at_k
+from dcai_lab.rare import RARE_METHODS, rare_concept_search
 
 POOL_SIZE = 1_000_000
 RARE_CLASS = 3
@@ -91,7 +93,7 @@ def index_table(emb: np.ndarray, k: int = K, n_queries: int = N_QUERIES) -> tupl
         index = KnnIndex(emb, kind=kind, **options)
         build = time.perf_counter() - start
         start = time.perf_counter()
-        _, found = index.search(queries, k)
+        _, found = index.neighbors(queries, k)
         search = time.perf_counter() - start
         exact = found if kind == "flat" else exact
         name = {"flat": "flat (exact, IndexFlatIP)", "lsh": f"LSH ({index.n_bits} bits)",

@@ -1,22 +1,30 @@
 """dcai_lab: the helper library of the dcai-lab course kit for data-centric AI.
 
-One module per idea of the course:
+One module per idea, in the order the notebooks teach them:
 
-- ``data``: the embedded digits, MNIST / Fashion-MNIST / CIFAR-10 loaders, augmented pools, splits
-- ``uncertainty``: least confidence, margin, entropy (MaxEnt) and information density scores
-- ``active``: selection strategies and the pool-based active learning loop
-- ``embed``: embeddings, including the kit's self-supervised encoder
-- ``seals``: nearest-neighbour indexes and SEALS's candidate pool
-- ``pruning`` and ``scaling``: data pruning scores and power-law scaling
-- ``widgets``: interactive views for the notebooks
-- ``plotting``: image grids and small plots
-- ``grading``: release student notebooks and autograde submissions (nbgrader conventions)
+- ``data``: the embedded digits, MNIST / Fashion-MNIST / CIFAR-10 loaders, rare classes, splits (00)
+- ``augment``: growing a pool by distorting images, the MNIST-8M recipe (00)
+- ``uncertainty``: least confidence, margin, entropy (MaxEnt) and information density (01)
+- ``strategies``: the selection strategies of active learning, one signature (01)
+- ``coreset``: k-center greedy core-set selection (01)
+- ``active``: the pool-based active-learning loop; ``history``: what a run of it did (01)
+- ``embed``: images to vectors; ``encoder``: the kit's CNN and its checkpoints;
+  ``simclr``: training it without labels (02, 03)
+- ``knn``: nearest-neighbour indexes (exact, LSH, HNSW) and recall (02, 04)
+- ``seals``: SEALS's candidate pool and loop; ``rare``: the rare-concept search experiment (02)
+- ``scaling``: power-law fits and learning curves; ``perceptron``: the theory of pruning (03)
+- ``pruning``: prototype, EL2N and random scores, and keeping the easy or hard end (03)
+- ``failures``: where a model fails, per class (04)
+- ``plotting``: image grids, learning curves, the data-engine dashboard (all)
+- ``widgets``: interactive views and the labeling widget (01-04)
+- ``course``: course tooling, not lessons: releasing and grading exercises, the set-up check
+- ``_checks``: every input check and its message; ``_cache``: the embedding cache's files
 
-Modules are imported on use (``from dcai_lab.data import load_digits``), so
-``import dcai_lab`` stays fast.
+Modules are imported on use (``from dcai_lab.data import load_digits``), so ``import dcai_lab``
+stays fast.
 """
 
-from dcai_lab.environment import check_environment
+from dcai_lab.course.environment import check_environment
 
 __version__ = "0.1.0"
 __all__ = ["check_environment", "__version__"]

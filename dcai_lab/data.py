@@ -1,4 +1,4 @@
-"""Data sets for the course: the embedded digits, real image loaders, augmented pools.
+"""Data sets for the course: the embedded digits, real image loaders, rare classes and splits (notebook 00).
 
 Every function returns a :class:`Dataset`: ``images`` (uint8, N x H x W or
 N x H x W x 3), labels ``y``, ``class_names`` and a ``name``.  ``source_index``
@@ -13,18 +13,19 @@ subsets and augmented pools can always be traced back.
 from __future__ import annotations
 
 import gzip
-import numbers
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from dcai_lab._checks import check_choice, check_float, check_ids, check_int, check_seed
+
 __all__ = [
     "Dataset",
     "load_digits",
+    "course_split",
     "load_torchvision",
-    "augment_pool",
     "make_rare",
     "split",
     "read_idx",
@@ -70,16 +71,24 @@ class Dataset:
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
-        self.y = np.asarray(self.y, dtype=np.int64)
         if self.images.dtype != np.uint8:
             raise ValueError(f"images must be uint8 (0..255), got {self.images.dtype}")
         if self.images.ndim not in (3, 4):
             raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got {self.images.shape}")
+        self.class_names = [str(c) for c in self.class_names]
+        y = np.asarray(self.y)
+        if y.ndim != 1 or y.dtype == bool or (len(y) and not np.issubdtype(y.dtype, np.integer)) \
+                or (len(y) and not 0 <= y.min() <= y.max() < len(self.class_names)):
+            raise ValueError(f"y must be a 1-D array of class indices 0..{len(self.class_names) - 1} (one per "
+                             f"class name), got dtype {y.dtype} and shape {y.shape}")
+        self.y = y.astype(np.int64)
         if len(self.y) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.y)} labels")
         if self.source_index is None:
             self.source_index = np.arange(len(self.y), dtype=np.int64)
-        self.source_index = np.asarray(self.source_index, dtype=np.int64)
+        self.source_index = check_ids(self.source_index, np.iinfo(np.int64).max, "source_index")
+        if len(self.source_index) != len(self.y):
+            raise ValueError(f"source_index must have one entry per item ({len(self.y)}), got {len(self.source_index)}")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -106,8 +115,18 @@ class Dataset:
         return np.bincount(self.y, minlength=self.n_classes)
 
     def subset(self, indices, name: str | None = None) -> "Dataset":
-        """The items at ``indices`` (positions in this data set), keeping their ``source_index``."""
-        indices = np.asarray(indices, dtype=np.int64)
+        """The items at ``indices`` (positions in this data set, or a boolean mask over it), keeping ``source_index``.
+
+        >>> d = load_digits()
+        >>> len(d.subset([0, 5])), len(d.subset(d.y == 3))
+        (2, 183)
+        """
+        mask = np.asarray(indices)
+        if mask.dtype == bool:
+            if mask.shape != (len(self),):
+                raise ValueError(f"a boolean mask must have one entry per item ({len(self)}), got shape {mask.shape}")
+            indices = np.flatnonzero(mask)
+        indices = check_ids(indices, len(self), "indices")
         return Dataset(self.images[indices], self.y[indices], list(self.class_names),
                        name or self.name, self.source_index[indices])
 
@@ -126,6 +145,20 @@ def load_digits() -> Dataset:
     bunch = _sk_load_digits()
     images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
     return Dataset(images, bunch.target, [str(d) for d in range(10)], "digits")
+
+
+def course_split() -> tuple[Dataset, Dataset]:
+    """The course's split of the digits: ``(pool, test)``, 1,348 and 449 digits, stratified, seed 0.
+
+    ``split(load_digits(), train_size=0, test_size=0.25, seed=0)`` without its empty train
+    part. The kit's encoders were trained on the pool only, so test accuracies are honest.
+
+    >>> pool, test = course_split()
+    >>> len(pool), len(test)
+    (1348, 449)
+    """
+    _, pool, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)
+    return pool, test
 
 
 # --------------------------------------------------------------------------- real on-disk formats
@@ -203,9 +236,7 @@ def load_torchvision(name: str, root: str | Path | None = None, train: bool = Tr
     DatasetUnavailableError : when the files are missing (and ``download`` is False)
         or the download failed; the message says what to do.
     """
-    if name not in TORCHVISION_DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(TORCHVISION_DATASETS)} "
-                         "(or use load_digits() for the embedded default)")
+    check_choice(name, "name", TORCHVISION_DATASETS)
     root = DATA_DIR / "downloads" if root is None else Path(root)
     folder = {"mnist": root / "MNIST" / "raw", "fashion_mnist": root / "FashionMNIST" / "raw",
               "cifar10": root / "cifar-10-batches-py"}[name]
@@ -242,95 +273,6 @@ def _download(name: str, root: Path, train: bool) -> None:
             "connection, or copy the files there by hand; offline, use dcai_lab.data.load_digits().") from exc
 
 
-# --------------------------------------------------------------------------- augmented pools
-
-_CHUNK = 65_536  # items per random stream; fixed so the pool does not depend on memory settings
-
-
-def augment_pool(dataset: Dataset, n: int, seed: int = 0, max_rotation: float = 8.0,
-                 max_scale: float = 0.06, max_shear: float = 0.08, max_shift: float = 0.25,
-                 elastic_alpha: float = 0.2, elastic_sigma: float = 1.5) -> Dataset:
-    """A deterministic pool of ``n`` distorted copies of ``dataset``'s images.
-
-    Each item picks a base image at random and warps it with a small random
-    affine map (rotation in degrees, scale, shear, shift in pixels) plus an
-    elastic displacement field (Gaussian-smoothed noise with strength
-    ``elastic_alpha`` pixels), sampled bilinearly: the recipe used to grow MNIST
-    into MNIST-8M. Labels and ``source_index`` (the base image) follow the item.
-
-    The same ``(dataset, n, seed)`` always gives the same pool, and the first
-    ``m`` items of a pool of ``n > m`` are the pool of ``m``. The defaults suit
-    8 x 8 digits: a logistic regression trained on the original digits still
-    classifies about 91% of the distorted ones correctly (98% of the originals).
-
-    >>> pool = augment_pool(load_digits(), 1000, seed=0)
-    >>> pool.images.shape, pool.images.dtype, len(pool.source_index)
-    ((1000, 8, 8), dtype('uint8'), 1000)
-    """
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive number of items, got {n!r}")
-    if len(dataset) == 0:
-        raise ValueError("cannot augment an empty data set")
-    images = np.empty((n,) + dataset.image_shape, dtype=np.uint8)
-    source = np.empty(n, dtype=np.int64)
-    params = dict(max_rotation=max_rotation, max_scale=max_scale, max_shear=max_shear,
-                  max_shift=max_shift, elastic_alpha=elastic_alpha, elastic_sigma=elastic_sigma)
-    for chunk, start in enumerate(range(0, n, _CHUNK)):
-        stop = min(start + _CHUNK, n)
-        rng = np.random.default_rng([seed, chunk])
-        base = rng.integers(0, len(dataset), size=_CHUNK)[: stop - start]
-        images[start:stop] = _distort(dataset.images[base], rng, **params)
-        source[start:stop] = base
-    return Dataset(images, dataset.y[source], list(dataset.class_names),
-                   f"{dataset.name}-augmented-{n}", dataset.source_index[source])
-
-
-def _distort(images: np.ndarray, rng: np.random.Generator, *, max_rotation: float, max_scale: float,
-             max_shear: float, max_shift: float, elastic_alpha: float, elastic_sigma: float) -> np.ndarray:
-    """Random affine + elastic warp of a batch (B, H, W[, C]); bilinear sampling, zero padding."""
-    from scipy.ndimage import gaussian_filter
-
-    b, h, w = images.shape[:3]
-    # Draw every random number for the full chunk size so results do not depend on b.
-    k = _CHUNK
-    angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation, k))[:b]
-    scale = (1 + rng.uniform(-max_scale, max_scale, k))[:b]
-    shear = rng.uniform(-max_shear, max_shear, k)[:b]
-    shift = rng.uniform(-max_shift, max_shift, (k, 2))[:b]
-    noise_seed = int(rng.integers(2**63))
-    noise = np.random.default_rng(noise_seed).standard_normal((b, 2, h, w), dtype=np.float32)
-    field = gaussian_filter(noise, sigma=(0, 0, elastic_sigma, elastic_sigma))
-    field *= elastic_alpha / (field.std(axis=(1, 2, 3), keepdims=True) + 1e-8)
-
-    # Output pixel (r, c) samples the input at A @ ([r, c] - centre) + centre + shift + field.
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    rr, cc = np.meshgrid(np.arange(h, dtype=np.float32) - cy, np.arange(w, dtype=np.float32) - cx,
-                         indexing="ij")
-    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
-    s, sh = scale[:, None, None], shear[:, None, None]
-    src_r = (cos * rr - sin * (cc + sh * rr)) / s + cy + shift[:, 0, None, None] + field[:, 0]
-    src_c = (sin * rr + cos * (cc + sh * rr)) / s + cx + shift[:, 1, None, None] + field[:, 1]
-    return _bilinear(images, src_r, src_c)
-
-
-def _bilinear(images: np.ndarray, src_r: np.ndarray, src_c: np.ndarray) -> np.ndarray:
-    """Sample each image at fractional coordinates; outside the image counts as 0."""
-    b, h, w = images.shape[:3]
-    padded = np.zeros((b, h + 2, w + 2) + images.shape[3:], dtype=np.float32)
-    padded[:, 1:-1, 1:-1] = images
-    r = np.clip(src_r + 1, 0, h + 0.999)  # +1: index into the padded image
-    c = np.clip(src_c + 1, 0, w + 0.999)
-    r0, c0 = np.floor(r).astype(np.intp), np.floor(c).astype(np.intp)
-    dr, dc = r - r0, c - c0
-    r1, c1 = np.minimum(r0 + 1, h + 1), np.minimum(c0 + 1, w + 1)
-    bi = np.arange(b)[:, None, None]
-    if images.ndim == 4:
-        dr, dc = dr[..., None], dc[..., None]
-    out = ((1 - dr) * (1 - dc) * padded[bi, r0, c0] + (1 - dr) * dc * padded[bi, r0, c1]
-           + dr * (1 - dc) * padded[bi, r1, c0] + dr * dc * padded[bi, r1, c1])
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
 # --------------------------------------------------------------------------- rare concepts and splits
 
 
@@ -344,33 +286,27 @@ def make_rare(dataset: Dataset, rare_class: int, prevalence: float, seed: int = 
     >>> int((rare.y == 3).sum()), len(rare)
     (16, 1630)
     """
-    if not isinstance(rare_class, numbers.Integral) or not 0 <= rare_class < dataset.n_classes:
-        raise ValueError(f"rare_class must be a class index in 0..{dataset.n_classes - 1}, got {rare_class!r}")
-    if not isinstance(prevalence, numbers.Real) or not 0 < prevalence < 1:
-        raise ValueError(f"prevalence must be a fraction strictly between 0 and 1 (e.g. 0.005), got {prevalence!r}")
+    rare_class = check_int(rare_class, "rare_class", min=0, max=dataset.n_classes - 1)
+    prevalence = check_float(prevalence, "prevalence", min=0, max=1, min_open=True, max_open=True,
+                             hint=" (a fraction such as 0.005)")
     rare = np.flatnonzero(dataset.y == rare_class)
     others = np.flatnonzero(dataset.y != rare_class)
     n_rare = max(1, round(prevalence * len(others) / (1 - prevalence)))
     if n_rare > len(rare):
         most = len(rare) / (len(rare) + len(others))
         raise ValueError(f"prevalence {prevalence} needs {n_rare} items of class {rare_class}, which has only "
-                         f"{len(rare)}; use a prevalence of at most {most:.4f}, or a larger pool (augment_pool)")
-    rng = np.random.default_rng(seed)
+                         f"{len(rare)}; use a prevalence of at most {most:.4f}, or a larger pool (dcai_lab.augment.augment_pool)")
+    rng = np.random.default_rng(check_seed(seed))
     keep = np.sort(np.concatenate([others, rng.choice(rare, n_rare, replace=False)]))
     return dataset.subset(keep, name=f"{dataset.name}-rare{rare_class}@{prevalence:g}")
 
 
 def _count(size: int | float, n: int, what: str) -> int:
     """An item count from a count (int) or a fraction of ``n`` (float)."""
-    if isinstance(size, bool) or not isinstance(size, numbers.Real):
-        raise ValueError(f"{what} must be a count (int) or a fraction (float), got {size!r}")
     if isinstance(size, (float, np.floating)):
-        if not 0 <= size < 1:
-            raise ValueError(f"{what} as a fraction must be in [0, 1), got {size}; pass an int for a count")
+        size = check_float(size, what, min=0, max=1, max_open=True, hint="; pass an int for a count")
         return int(round(size * n))
-    if not 0 <= size <= n:
-        raise ValueError(f"{what} must be between 0 and {n} items, got {size}")
-    return int(size)
+    return check_int(size, what, min=0, max=n, hint=" items (or a fraction, as a float)")
 
 
 def split(dataset: Dataset, train_size: int | float, test_size: int | float,
@@ -389,6 +325,7 @@ def split(dataset: Dataset, train_size: int | float, test_size: int | float,
 
     n = len(dataset)
     n_train, n_test = _count(train_size, n, "train_size"), _count(test_size, n, "test_size")
+    seed = check_seed(seed)
     if n_train + n_test > n:
         raise ValueError(f"train_size + test_size = {n_train + n_test} items, more than the {n} in the data set")
     if 0 < n_train < dataset.n_classes or 0 < n_test < dataset.n_classes:

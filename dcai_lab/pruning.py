@@ -1,19 +1,16 @@
-"""Data pruning: score every training example, then keep only a fraction of them.
+"""Data pruning: score every training example, then keep a fraction of them (notebook 03, sections 3-6).
 
-A pruning *score* ranks examples from easy (small score) to hard (large score):
+A pruning *score* ranks examples from easy (small) to hard (large):
 
-- :func:`prototype_scores`: the self-supervised prototype metric of Sorscher et al. (2022),
-  "Beyond neural scaling laws". Cluster the embeddings with spherical k-means; an
-  example's score is its cosine distance to the nearest cluster centre (prototype).
-  Typical examples sit near a prototype (easy); unusual ones far away (hard).
-- :func:`el2n_scores`: EL2N of Paul et al. (2021), "Deep learning on a data diet".
-  Train a small model for a few epochs only; an example's score is how far the
-  model's predicted probabilities are from its one-hot label.
+- :func:`prototype_scores`, the self-supervised prototype metric of Sorscher et al. (2022):
+  cluster the unit-length embeddings with spherical k-means; an example's score is its cosine
+  distance to the nearest centroid (prototype), ``d_i = 1 - max_j cos(x_i, c_j)``;
+- :func:`el2n_scores`, EL2N (Paul et al., 2021): ``E_models || softmax(f(x)) - onehot(y) ||_2``
+  for small models trained only a few epochs;
 - :func:`random_scores`: the baseline every metric has to beat.
 
-:func:`select` then keeps a fraction of the examples from the hard or the easy end.
+:func:`select` then keeps a fraction from the hard or the easy end.
 
->>> import numpy as np
 >>> scores = np.array([0.9, 0.1, 0.5, 0.3])
 >>> select(scores, keep_fraction=0.5, keep="hard").tolist()
 [0, 2]
@@ -23,125 +20,80 @@ A pruning *score* ranks examples from easy (small score) to hard (large score):
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
-__all__ = [
-    "normalize_rows",
-    "distance_to_nearest_centroid",
-    "nearest_centroid",
-    "prototype_scores",
-    "el2n_scores",
-    "random_scores",
-    "select",
-]
+from dcai_lab._checks import (check_bool, check_choice, check_fraction, check_int, check_labels, check_matrix,
+                              check_seed, check_vector, unit_rows)
 
+__all__ = ["distance_to_nearest_centroid", "nearest_centroid", "prototype_scores", "el2n_scores", "random_scores",
+           "select", "KEEP"]
 
-# --------------------------------------------------------------------------- validation helpers
-
-
-def _check_embeddings(embeddings, name: str = "embeddings") -> np.ndarray:
-    """A finite 2-D float array with no all-zero row (a zero row has no direction)."""
-    x = np.asarray(embeddings)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D array (n_examples, n_features), got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
-    x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite; found {int(np.sum(~np.isfinite(x)))} NaN or infinite values")
-    zero = np.flatnonzero(~np.any(x != 0, axis=1))
-    if len(zero):
-        raise ValueError(f"{name} must have no all-zero rows (cosine distance needs a direction); "
-                         f"rows {zero[:5].tolist()}{' ...' if len(zero) > 5 else ''} are all zero")
-    return x
-
-
-def _check_same_width(x: np.ndarray, c: np.ndarray) -> None:
-    if x.shape[1] != c.shape[1]:
-        raise ValueError(f"centroids must have as many columns as embeddings ({x.shape[1]}), got {c.shape[1]}")
-
-
-def _check_fraction(keep_fraction) -> float:
-    if isinstance(keep_fraction, bool) or not isinstance(keep_fraction, numbers.Real):
-        raise ValueError(f"keep_fraction must be a number in (0, 1], got {keep_fraction!r}")
-    if not 0 < keep_fraction <= 1:  # also rejects NaN
-        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
-    return float(keep_fraction)
+KEEP = ("hard", "easy")
 
 
 # --------------------------------------------------------------------------- prototype metric
 
 
-def normalize_rows(embeddings: np.ndarray) -> np.ndarray:
-    """Scale every row to unit length (L2 norm 1), as float32.
-
-    >>> normalize_rows(np.array([[3.0, 4.0]])).tolist()
-    [[0.6000000238418579, 0.800000011920929]]
-    """
-    x = _check_embeddings(embeddings)
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-
-def distance_to_nearest_centroid(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Cosine distance from every embedding to its nearest centroid.
-
-    .. math:: d_i = 1 - \\max_j \\frac{x_i \\cdot c_j}{\\|x_i\\| \\, \\|c_j\\|}
-
-    0 means "points exactly at a centroid", 2 "points exactly away from every centroid".
+def distance_to_nearest_centroid(embeddings, centroids) -> np.ndarray:
+    """Cosine distance from every embedding to its nearest centroid, ``1 - max_j cos(x_i, c_j)``, in [0, 2].
 
     >>> x = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
     >>> c = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> distance_to_nearest_centroid(x, c).tolist()
     [0.0, 0.0, 1.0]
     """
-    x = _check_embeddings(embeddings)
-    c = _check_embeddings(centroids, "centroids")
-    _check_same_width(x, c)
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    c = c / np.linalg.norm(c, axis=1, keepdims=True)
-    cosine = x @ c.T                       # (n_examples, n_clusters)
-    return np.clip(1.0 - cosine.max(axis=1), 0.0, 2.0)
+    x, c = _check_pair(embeddings, centroids)
+    return _distances(x, c)
 
 
-def nearest_centroid(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+def nearest_centroid(embeddings, centroids) -> np.ndarray:
     """Index of the nearest centroid (largest cosine similarity) of every embedding; ties go to the lower index.
 
     >>> nearest_centroid(np.array([[1.0, 0.1], [0.1, 1.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
     [0, 1]
     """
-    x = _check_embeddings(embeddings)
-    c = _check_embeddings(centroids, "centroids")
-    _check_same_width(x, c)
-    return np.argmax(x @ (c / np.linalg.norm(c, axis=1, keepdims=True)).T, axis=1)
+    x, c = _check_pair(embeddings, centroids)
+    return np.argmax(x @ c.T, axis=1).astype(np.int64)
 
 
-def prototype_scores(embeddings: np.ndarray, n_clusters: int, seed: int = 0, niter: int = 25,
+def _check_pair(embeddings, centroids) -> tuple[np.ndarray, np.ndarray]:
+    """Both as unit rows (float64), with the same number of columns."""
+    x = unit_rows(check_matrix(embeddings, "embeddings", what="(n_examples, dim)"), "embeddings")
+    c = unit_rows(check_matrix(centroids, "centroids", what="(n_clusters, dim)", n_cols=x.shape[1]), "centroids")
+    return x, c
+
+
+def _distances(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``1 - max_j x_i . c_j`` for unit rows."""
+    return np.clip(1.0 - (x @ c.T).max(axis=1), 0.0, 2.0)
+
+
+def prototype_scores(embeddings, n_clusters: int, seed: int = 0, niter: int = 25, n_init: int = 5,
                      return_clusters: bool = False):
     """Self-supervised prototype scores: cosine distance to the nearest spherical k-means centroid.
 
-    The embeddings are L2-normalised and clustered with ``faiss.Kmeans(d, n_clusters,
-    spherical=True)`` (k-means on the unit sphere; the centroids have unit length).
-    The score of example ``i`` is ``1 - cos(x_i, c_nearest)``, see
-    :func:`distance_to_nearest_centroid`: small = prototypical (easy), large = atypical (hard).
+    The embeddings are scaled to unit length and clustered with spherical k-means (faiss):
+    ``n_init`` runs, each started from k-means++ seeds (scikit-learn's ``kmeans_plusplus``,
+    which spreads the first centroids apart), keeping the run with the lowest inertia
+    ``sum_i d_i``. One random start often lets two centroids share a well-separated cluster
+    while a third covers two; k-means++ with restarts recovers such clusters. Deterministic
+    by ``seed``.
 
     Parameters
     ----------
-    embeddings : array (n_examples, n_features), finite, no all-zero row.
-    n_clusters : number of prototypes, ``1 <= n_clusters <= n_examples``. Sorscher et al.
-        use about the number of classes; more clusters make the score more local.
-    seed : seed of faiss's k-means initialisation (the result is deterministic).
-    niter : k-means iterations.
+    embeddings : array (n_examples, dim), finite, no all-zero row.
+    n_clusters : number of prototypes, ``1 <= n_clusters <= n_examples`` (Sorscher et al. use
+        about the number of classes).
+    seed : seeds the k-means++ draws of every run.
+    niter : k-means iterations per run; n_init : the number of runs.
     return_clusters : also return each example's cluster and the centroids.
 
     Returns
     -------
-    scores : float64 array (n_examples,), in [0, 2].
-    assignments : int64 array (n_examples,), the nearest centroid of each example
-        (only when ``return_clusters``).
-    centroids : float32 array (n_clusters, n_features), unit rows (only when ``return_clusters``).
+    scores : float64 array (n_examples,), in [0, 2]; with ``return_clusters`` also
+    assignments (int64, the nearest centroid) and centroids (float32, unit rows).
 
     >>> rng = np.random.default_rng(0)
     >>> x = np.concatenate([rng.normal([5, 0], 0.1, (20, 2)), rng.normal([0, 5], 0.1, (20, 2))])
@@ -150,51 +102,42 @@ def prototype_scores(embeddings: np.ndarray, n_clusters: int, seed: int = 0, nit
     ((40,), [20, 20], True)
     """
     import faiss
+    from sklearn.cluster import kmeans_plusplus
 
-    x = normalize_rows(embeddings)
+    x = unit_rows(check_matrix(embeddings, "embeddings", what="(n_examples, dim)"), "embeddings")
     n, d = x.shape
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral):
-        raise ValueError(f"n_clusters must be an integer in [1, {n}] (the number of examples), got {n_clusters!r}")
-    if not 1 <= n_clusters <= n:
-        raise ValueError(f"n_clusters must be in [1, {n}] (at most the number of examples), got {n_clusters}")
-    # min/max_points_per_centroid: use every point and skip faiss's "too few points" warning.
-    kmeans = faiss.Kmeans(d, int(n_clusters), spherical=True, seed=int(seed), niter=int(niter), verbose=False,
-                          min_points_per_centroid=1, max_points_per_centroid=max(n, 256))
-    kmeans.train(x)
-    centroids = kmeans.centroids.copy()
-    scores = distance_to_nearest_centroid(embeddings, centroids)
+    n_clusters = check_int(n_clusters, "n_clusters", min=1, max=n, hint=" (at most the number of examples)")
+    seed, niter, n_init = check_seed(seed), check_int(niter, "niter", min=1), check_int(n_init, "n_init", min=1)
+    return_clusters = check_bool(return_clusters, "return_clusters")
+    x32 = x.astype(np.float32)
+    best = None
+    for run in range(n_init):
+        start, _ = kmeans_plusplus(x, n_clusters, random_state=np.random.RandomState([seed, run]))
+        # min/max_points_per_centroid: use every point and skip faiss's "too few points" warning
+        kmeans = faiss.Kmeans(d, n_clusters, spherical=True, niter=niter, verbose=False, seed=seed,
+                              min_points_per_centroid=1, max_points_per_centroid=max(n, 256))
+        kmeans.train(x32, init_centroids=start.astype(np.float32))
+        centroids = unit_rows(kmeans.centroids, "centroids")
+        scores = _distances(x, centroids)
+        if best is None or scores.sum() < best[0].sum():
+            best = scores, centroids
+    scores, centroids = best
     if return_clusters:
-        return scores, nearest_centroid(embeddings, centroids).astype(np.int64), centroids
+        return scores, np.argmax(x @ centroids.T, axis=1).astype(np.int64), centroids.astype(np.float32)
     return scores
 
 
-# --------------------------------------------------------------------------- EL2N
+# --------------------------------------------------------------------------- EL2N and random
 
 
-def el2n_scores(X: np.ndarray, y: np.ndarray, n_models: int = 5, epochs: int = 10, hidden: int = 64,
-                seed: int = 0) -> np.ndarray:
-    """EL2N scores (Paul et al., 2021): the error L2 norm early in training, averaged over models.
+def el2n_scores(X, y, n_models: int = 5, epochs: int = 10, hidden: int = 64, seed: int = 0) -> np.ndarray:
+    """EL2N (Paul et al., 2021): the error L2 norm early in training, averaged over models.
 
-    .. math:: \\mathrm{EL2N}(x, y) = \\mathbb{E}_{\\text{models}} \\, \\| \\mathrm{softmax}(f(x)) - \\mathrm{onehot}(y) \\|_2
-
-    The model is scikit-learn's ``MLPClassifier`` (one hidden layer of ``hidden`` ReLU units,
-    softmax output, Adam with its default learning rate 0.001, mini-batches of 128) trained
-    with ``partial_fit`` for only ``epochs`` passes over ``(X, y)``: "early in training",
-    before it memorises the hard examples. On the 1,797 digits, 10 epochs (about 140 steps)
-    reach about 92% training accuracy, against 100% when trained to convergence; on a
-    bigger set each epoch has more steps, so use fewer epochs (e.g. 2 for 10,000 examples). Each of the
-    ``n_models`` models has its own initialisation and batch order (seeds ``seed``,
-    ``seed + 1``, ...). Scores are in ``[0, sqrt(2)]``: 0 = confidently right (easy),
-    ``sqrt(2)`` = confidently wrong (hard, or mislabelled).
-
-    Parameters
-    ----------
-    X : array (n_examples, n_features), e.g. pixels in [0, 1].
-    y : labels (n_examples,), at least two classes.
-    n_models : number of independently trained models to average over.
-    epochs : passes over the data per model.
-    hidden : hidden units of the MLP.
-    seed : seed of the first model.
+    ``EL2N(x, y) = E_models || softmax(f(x)) - onehot(y) ||_2``, in ``[0, sqrt(2)]``: 0 =
+    confidently right (easy), ``sqrt(2)`` = confidently wrong (hard, or mislabelled). ``f`` is
+    scikit-learn's ``MLPClassifier`` (``hidden`` ReLU units, Adam, mini-batches of 128) trained
+    with ``partial_fit`` for only ``epochs`` passes, before it memorises the hard examples; on a
+    bigger set each epoch has more steps, so use fewer epochs. Model ``m`` is seeded ``seed + m``.
 
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
@@ -205,20 +148,11 @@ def el2n_scores(X: np.ndarray, y: np.ndarray, n_models: int = 5, epochs: int = 1
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
-    if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X must be a non-empty 2-D array (n_examples, n_features), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X must be finite (no NaN or infinite values)")
-    if y.shape != (len(X),):
-        raise ValueError(f"y must be a 1-D array with one label per row of X ({len(X)}), got shape {y.shape}")
-    for name, value in (("n_models", n_models), ("epochs", epochs), ("hidden", hidden)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    X = check_matrix(X, "X", what="(n_examples, n_features)")
+    y = check_labels(y, "y", n=len(X), min_classes=2)
+    n_models, epochs = check_int(n_models, "n_models", min=1), check_int(epochs, "epochs", min=1)
+    hidden, seed = check_int(hidden, "hidden", min=1), check_seed(seed)
     classes = np.unique(y)
-    if len(classes) < 2:
-        raise ValueError(f"y must hold at least two classes, got {classes.tolist()}")
     onehot = (y[:, None] == classes[None, :]).astype(np.float64)
     total = np.zeros(len(X))
     for m in range(n_models):
@@ -237,45 +171,26 @@ def random_scores(n: int, seed: int = 0) -> np.ndarray:
     >>> random_scores(3, seed=0).round(3).tolist()
     [0.637, 0.27, 0.041]
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer (the number of examples), got {n!r}")
-    return np.random.default_rng(seed).random(int(n))
+    return np.random.default_rng(check_seed(seed)).random(check_int(n, "n", min=1, hint=" (the number of examples)"))
 
 
 # --------------------------------------------------------------------------- selection
 
 
-def _tail(scores: np.ndarray, n_keep: int, keep: str) -> np.ndarray:
-    """Positions of the ``n_keep`` hardest (largest) or easiest (smallest) scores.
-
-    Examples are ranked once, by score and then by position (a total order), easy first;
-    "easy" takes the start of that ranking and "hard" its end.
-    """
-    ranking = np.lexsort((np.arange(len(scores)), scores))  # ascending score, ties by position
-    return ranking[:n_keep] if keep == "easy" else ranking[len(ranking) - n_keep:]
-
-
-def select(scores: np.ndarray, keep_fraction: float, keep: str = "hard", class_balanced: bool = False,
-           labels: np.ndarray | None = None) -> np.ndarray:
+def select(scores, keep_fraction: float, keep: str = "hard", class_balanced: bool = False, labels=None) -> np.ndarray:
     """Indices of the examples to keep: a fraction from the hard (large score) or easy (small score) end.
 
-    Keeps exactly ``round(keep_fraction * n)`` of the ``n`` examples (Python's ``round``:
-    a half goes to the even number, so 2.5 -> 2). With ``class_balanced=True`` every
-    class ``c`` keeps ``round(keep_fraction * n_c)`` of its own ``n_c`` examples, so the
-    total is ``sum_c round(keep_fraction * n_c)``, which can differ from
-    ``round(keep_fraction * n)`` by up to half the number of classes.
-
-    Ties are broken by position: examples are ranked by (score, index), easy first;
-    ``keep="easy"`` takes the start of the ranking, ``keep="hard"`` its end. So
-    ``keep="easy"`` at ``f`` and ``keep="hard"`` at ``1 - f`` are complements
-    whenever their counts add up to ``n``.
+    Keeps exactly ``round(keep_fraction * n)`` of the ``n`` examples (Python's ``round``: 2.5 -> 2).
+    With ``class_balanced=True`` every class ``c`` keeps ``round(keep_fraction * n_c)`` of its own
+    ``n_c`` examples. Ties are broken by position: examples are ranked by (score, index), easy
+    first; ``"easy"`` takes the start of the ranking, ``"hard"`` its end, so ``"easy"`` at ``f``
+    and ``"hard"`` at ``1 - f`` are complements whenever their counts add up to ``n``.
 
     Parameters
     ----------
     scores : finite array (n,), larger = harder.
-    keep_fraction : fraction to keep, in (0, 1].
-    keep : ``"hard"`` (largest scores, the paper's choice with abundant data)
-        or ``"easy"`` (smallest scores, better with scarce data).
+    keep_fraction : the fraction to keep, in (0, 1].
+    keep : ``"hard"`` (the paper's choice with abundant data) or ``"easy"`` (better when scarce).
     class_balanced : prune every class separately, by the same fraction.
     labels : array (n,) of class labels; required when ``class_balanced``.
 
@@ -289,27 +204,21 @@ def select(scores: np.ndarray, keep_fraction: float, keep: str = "hard", class_b
     >>> select(s, 1 / 3, keep="easy", class_balanced=True, labels=[0, 0, 0, 1, 1, 1]).tolist()
     [0, 4]
     """
-    scores = np.asarray(scores)
-    if scores.ndim != 1 or len(scores) == 0:
-        raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
-    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(scores.dtype, np.complexfloating):
-        raise ValueError(f"scores must be real numbers, got dtype {scores.dtype}")
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("scores must be finite (no NaN or infinite values)")
-    fraction = _check_fraction(keep_fraction)
-    if keep not in ("hard", "easy"):
-        raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
-    if not class_balanced:
-        if labels is not None and len(labels) != len(scores):
-            raise ValueError(f"labels must have one entry per score ({len(scores)}), got {len(labels)}")
+    scores = check_vector(scores, "scores")
+    fraction = check_fraction(keep_fraction, "keep_fraction")
+    check_choice(keep, "keep", KEEP)
+    if labels is not None:
+        labels = check_labels(labels, "labels", n=len(scores))
+    if not check_bool(class_balanced, "class_balanced"):
         return np.sort(_tail(scores, round(fraction * len(scores)), keep)).astype(np.int64)
     if labels is None:
         raise ValueError("labels must be given when class_balanced=True (one class label per score)")
-    labels = np.asarray(labels)
-    if labels.shape != scores.shape:
-        raise ValueError(f"labels must have one entry per score ({len(scores)}), got shape {labels.shape}")
-    kept = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        kept.append(members[_tail(scores[members], round(fraction * len(members)), keep)])
+    kept = [members[_tail(scores[members], round(fraction * len(members)), keep)]
+            for members in (np.flatnonzero(labels == c) for c in np.unique(labels))]
     return np.sort(np.concatenate(kept)).astype(np.int64)
+
+
+def _tail(scores: np.ndarray, n_keep: int, keep: str) -> np.ndarray:
+    """Positions of the ``n_keep`` hardest (largest) or easiest (smallest) of checked ``scores``, ties by position."""
+    ranking = np.lexsort((np.arange(len(scores)), scores))  # ascending score, ties by position
+    return ranking[:n_keep] if keep == "easy" else ranking[len(ranking) - n_keep:]

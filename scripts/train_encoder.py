@@ -5,7 +5,7 @@
     python scripts/train_encoder.py --out /tmp/enc  # somewhere else
 
 Data: the 1,348 digits *outside* the test split ``split(load_digits(), train_size=0,
-test_size=0.25, seed=0)`` (``dcai_lab.embed.CHECKPOINT_SPLIT``). The SSL encoder uses
+test_size=0.25, seed=0)`` (``dcai_lab.encoder.CHECKPOINT_SPLIT``). The SSL encoder uses
 their images only; the supervised one also their labels. The 449 test digits are never
 seen, so the accuracies of ``benchmarks/bench_embed.py`` on them are honest.
 
@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from dcai_lab.data import DATA_DIR, load_digits, split  # noqa: E402
-from dcai_lab.embed import (CHECKPOINT_SPLIT, save_encoder, train_ssl_encoder,  # noqa: E402
-                            train_supervised_encoder)
+from dcai_lab.encoder import CHECKPOINT_SPLIT, save_encoder  # noqa: E402
+from dcai_lab.simclr import train_ssl_encoder, train_supervised_encoder  # noqa: E402
 
 DATA_DESCRIPTION = ("digits outside the test split of split(load_digits(), train_size=0, test_size=0.25, "
                     "seed=0): 1,348 images")

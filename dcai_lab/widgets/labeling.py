@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from dcai_lab.widgets import WidgetView
+from dcai_lab.widgets._base import WidgetView
 
 __all__ = ["LabelingWidget", "LabelingStopped", "BackgroundRun", "labeling_widget"]
 

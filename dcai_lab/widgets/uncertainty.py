@@ -1,7 +1,7 @@
 """Explore a model's uncertainty over the pool, round by round of active learning.
 
 >>> import numpy as np
->>> from dcai_lab.active import History
+>>> from dcai_lab.history import History
 >>> h = History("entropy", 0, np.arange(2), n_labeled=[2, 3], accuracy=[0.5, 0.75],
 ...             selected=[np.array([3]), np.array([], dtype=int)],
 ...             scored_ids=[np.array([1, 3, 4]), np.array([1, 4])],
@@ -30,7 +30,8 @@ from typing import Sequence
 import numpy as np
 
 from dcai_lab.uncertainty import entropy, least_confidence, margin
-from dcai_lab.widgets import WidgetView, figure_png
+from dcai_lab.plotting import figure_png, image_tile
+from dcai_lab.widgets._base import WidgetView
 
 __all__ = ["UncertaintyExplorer", "uncertainty_explorer"]
 
@@ -42,7 +43,7 @@ class UncertaintyExplorer(WidgetView):
 
     Parameters
     ----------
-    history : :class:`dcai_lab.active.History` from ``run_active_learning(..., keep_scores=True)``.
+    history : :class:`dcai_lab.history.History` from ``run_active_learning(..., keep_scores=True)``.
     images : array (N, H, W) or (N, H, W, 3), the pool's images (row ``i`` = pool id ``i``).
     score : ``"entropy"``, ``"margin"`` or ``"least_confidence"`` (see :mod:`dcai_lab.uncertainty`).
     k : how many of the most uncertain images to show.
@@ -127,7 +128,7 @@ class UncertaintyExplorer(WidgetView):
 
     def most_uncertain(self, round: int | None = None) -> np.ndarray:
         """The ``k`` pool ids with the largest score in a round, most uncertain first; ties by lowest id."""
-        from dcai_lab.active import top_scoring
+        from dcai_lab.strategies import top_scoring
 
         ids, scores = self.scores(round)
         return top_scoring(scores, ids, min(self.k, len(ids)))

@@ -6,11 +6,11 @@ cells carry nbgrader cell metadata and mark the answer with ``### BEGIN SOLUTION
 ``"points"``) hold visible asserts and, between ``### BEGIN HIDDEN TESTS`` and
 ``### END HIDDEN TESTS``, tests the students do not see.
 
-Three commands (``python -m dcai_lab.grading --help``)::
+Three commands (``python -m dcai_lab.course.grading --help``)::
 
-    python -m dcai_lab.grading release notebooks/solutions notebooks   # make release
-    python -m dcai_lab.grading execute notebooks/solutions/*.ipynb     # make solutions
-    python -m dcai_lab.grading grade submissions/ --out grades.csv     # make grade
+    python -m dcai_lab.course.grading release notebooks/solutions notebooks   # make release
+    python -m dcai_lab.course.grading execute notebooks/solutions/*.ipynb     # make solutions
+    python -m dcai_lab.course.grading grade submissions/ --out grades.csv     # make grade
 
 ``release`` runs nbgrader's own preprocessors (solutions become
 ``raise NotImplementedError()``, hidden tests are removed, outputs cleared,
@@ -362,7 +362,7 @@ def _progress(items, desc: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dcai_lab.grading", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dcai_lab.course.grading", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="build student notebooks from solution notebooks")
     p.add_argument("source_dir", nargs="?", default="notebooks/solutions")

@@ -1,7 +1,7 @@
 """Explore SEALS's candidate pool: a labeled image's nearest neighbours, and the pool growing round by round.
 
 >>> import numpy as np
->>> from dcai_lab.seals import KnnIndex
+>>> from dcai_lab.knn import KnnIndex
 >>> x = np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1], [-1, 0], [-1, 0.1]])
 >>> images = np.zeros((6, 8, 8), dtype=np.uint8)
 >>> ex = neighbors_explorer(images, KnnIndex(x), labeled_ids=[0, 2, 4], n_labeled=[1, 3], k=1)
@@ -27,8 +27,11 @@ import numbers
 
 import numpy as np
 
-from dcai_lab.seals import CandidatePool, KnnIndex, _check_ids
-from dcai_lab.widgets import WidgetView, figure_png
+from dcai_lab._checks import check_ids
+from dcai_lab.knn import KnnIndex
+from dcai_lab.seals import CandidatePool
+from dcai_lab.plotting import figure_png, image_tile
+from dcai_lab.widgets._base import WidgetView
 
 __all__ = ["NeighborsExplorer", "neighbors_explorer"]
 
@@ -39,7 +42,7 @@ class NeighborsExplorer(WidgetView):
     Parameters
     ----------
     images : array (N, H, W) or (N, H, W, 3); row ``i`` is pool id ``i``.
-    index : :class:`dcai_lab.seals.KnnIndex` over the pool's embeddings (``len(index) == N``).
+    index : :class:`dcai_lab.knn.KnnIndex` over the pool's embeddings (``len(index) == N``).
     labeled_ids : pool ids in the order they were labeled (``History.labeled_ids``).
     n_labeled : how many of them were labeled at the start of each round (``History.n_labeled``);
         default: one round with all of them.
@@ -56,11 +59,11 @@ class NeighborsExplorer(WidgetView):
                  round: int | None = None, point: int | None = None, n_show: int | None = None):
         images = np.asarray(images)
         if not isinstance(index, KnnIndex):
-            raise ValueError(f"index must be a dcai_lab.seals.KnnIndex over the pool, got {type(index).__name__}")
+            raise ValueError(f"index must be a dcai_lab.knn.KnnIndex over the pool, got {type(index).__name__}")
         if images.ndim not in (3, 4) or len(images) != len(index):
             raise ValueError(f"images must be (N, H, W) or (N, H, W, 3) with one image per indexed point "
                              f"({len(index)}), got shape {images.shape}")
-        order = _check_ids(labeled_ids, len(index), "labeled_ids")
+        order = check_ids(labeled_ids, len(index), "labeled_ids")
         if len(order) == 0 or len(np.unique(order)) != len(order):
             raise ValueError("labeled_ids must be distinct pool ids, at least one")
         n_labeled = [len(order)] if n_labeled is None else [int(n) for n in n_labeled]
@@ -136,7 +139,7 @@ class NeighborsExplorer(WidgetView):
 
     def neighbors(self) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarities and pool ids of the ``n_show`` nearest neighbours of ``point`` (itself excluded)."""
-        sims, ids = self.index.search(np.array([self._point]), self.n_show)
+        sims, ids = self.index.neighbors([self._point], self.n_show)
         keep = ids[0] >= 0
         return sims[0][keep], ids[0][keep]
 

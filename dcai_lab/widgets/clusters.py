@@ -27,7 +27,9 @@ from typing import Sequence
 
 import numpy as np
 
-from dcai_lab.widgets import WidgetView, figure_png
+from dcai_lab._checks import check_fraction
+from dcai_lab.plotting import figure_png, image_tile
+from dcai_lab.widgets._base import WidgetView
 
 __all__ = ["ClusterExplorer", "cluster_explorer"]
 
@@ -52,8 +54,6 @@ class ClusterExplorer(WidgetView):
 
     def __init__(self, images, scores, clusters, keep_fraction: float = 0.5, keep: str = "hard",
                  cluster: int = 0, n_show: int = 8, labels=None, static_clusters: Sequence[int] | None = None):
-        from dcai_lab.pruning import _check_fraction
-
         images = np.asarray(images)
         if images.ndim not in (3, 4) or len(images) == 0:
             raise ValueError(f"images must be a non-empty (N, H, W) or (N, H, W, 3) array, got shape {images.shape}")
@@ -73,8 +73,7 @@ class ClusterExplorer(WidgetView):
         self.n_clusters = int(self.clusters.max()) + 1
         self.labels = None if labels is None else np.asarray(labels)
         self.n_show = int(n_show)
-        self._check = _check_fraction
-        self._keep_fraction = _check_fraction(keep_fraction)
+        self._keep_fraction = check_fraction(keep_fraction, "keep_fraction")
         self._keep = self._valid_keep(keep)
         self._cluster = self._valid_cluster(cluster)
         self.static_clusters = [self._valid_cluster(c) for c in static_clusters] if static_clusters else None
@@ -111,7 +110,7 @@ class ClusterExplorer(WidgetView):
 
     @keep_fraction.setter
     def keep_fraction(self, value) -> None:
-        self._keep_fraction = self._check(value)
+        self._keep_fraction = check_fraction(value, "keep_fraction")
         self._refresh()
 
     @property
