@@ -38,15 +38,15 @@ test: setup
 
 ## Build the student notebooks in notebooks/ from notebooks/solutions/ (nbgrader's preprocessors).
 release: setup
-	$(BIN)/python -m dcai_lab.course.grading release notebooks/solutions notebooks
+	$(BIN)/python -m dcai_lab.course release notebooks/solutions notebooks
 
 ## Re-run every solution notebook in place, storing the outputs nbval compares against.
 solutions: setup
-	$(NB_ENV) $(BIN)/python -m dcai_lab.course.grading execute notebooks/solutions/*.ipynb
+	$(NB_ENV) $(BIN)/python -m dcai_lab.course execute notebooks/solutions/*.ipynb
 
 ## Autograde a folder of submitted notebooks into a CSV (make grade SUBMISSIONS=dir).
 grade: setup
-	$(BIN)/python -m dcai_lab.course.grading grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES) $(GRADE_ARGS)
+	$(BIN)/python -m dcai_lab.course grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES) $(GRADE_ARGS)
 
 ## Speed and memory benchmarks (ratios measured side by side in one run).
 bench: setup

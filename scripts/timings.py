@@ -25,7 +25,7 @@ ENV = {"DCAI_STATIC_WIDGETS": "1", "TQDM_DISABLE": "1", "MPLBACKEND": "module://
 
 def time_notebook(path: Path) -> float:
     """Seconds to run every cell of ``path`` in a fresh kernel (kernel start included); raises on a failing cell."""
-    from dcai_lab.course.grading import execute_notebook
+    from dcai_lab.course.notebooks import execute_notebook
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()

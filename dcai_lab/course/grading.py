@@ -1,142 +1,35 @@
-"""Release student notebooks and autograde submissions, on nbgrader's conventions.
+"""Autograde submitted notebooks, on nbgrader's conventions (``make grade``).
 
-The instructor writes *solution* notebooks in ``notebooks/solutions/``. Exercise
-cells carry nbgrader cell metadata and mark the answer with ``### BEGIN SOLUTION``
-/ ``### END SOLUTION``; autograder test cells (``"grade": true``, with
-``"points"``) hold visible asserts and, between ``### BEGIN HIDDEN TESTS`` and
-``### END HIDDEN TESTS``, tests the students do not see.
-
-Three commands (``python -m dcai_lab.course.grading --help``)::
-
-    python -m dcai_lab.course.grading release notebooks/solutions notebooks   # make release
-    python -m dcai_lab.course.grading execute notebooks/solutions/*.ipynb     # make solutions
-    python -m dcai_lab.course.grading grade submissions/ --out grades.csv     # make grade
-
-``release`` runs nbgrader's own preprocessors (solutions become
-``raise NotImplementedError()``, hidden tests are removed, outputs cleared,
-graded cells locked). ``grade`` does what nbgrader's autograder does: it puts
-the instructor's test cells (hidden tests included) back into each submission,
-runs it with a time limit per cell and one for the whole notebook, and scores
-every test cell with ``nbgrader.utils.determine_grade`` (an error, or output on
-stderr, scores 0), with one deviation: stderr output made only of Python
-warnings (``file.py:3: RuntimeWarning: divide by zero encountered in log`` and
-the source line that follows it) does not cost the points, since a correct
-answer may warn; the ``problems`` column notes it. The ``problems`` column also
-gives the first line of the error of each failing test cell, and names (by
-position, counting every cell from 1, and grade_id) each cell that timed out.
-Submissions are laid out one folder per student, as nbgrader collects them::
+Exercise cells of the solution notebooks carry nbgrader cell metadata and mark the answer
+with ``### BEGIN SOLUTION`` / ``### END SOLUTION``; autograder test cells (``"grade": true``,
+with ``"points"``) hold visible asserts and, between ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS``, tests the students do not see. ``grade`` does what nbgrader's
+autograder does: it puts the instructor's test cells (hidden tests included) back into each
+submission, runs it with a time limit per cell and one for the whole notebook, and scores
+every test cell with ``nbgrader.utils.determine_grade`` (an error, or output on stderr,
+scores 0), with one deviation: stderr output made only of Python warnings does not cost the
+points, since a correct answer may warn; the ``problems`` column notes it, and gives the
+first line of the error of each failing test cell and each cell that timed out. Submissions
+are laid out one folder per student, as nbgrader collects them::
 
     submissions/<student>/<notebook>.ipynb   (or <student>/<assignment>/<notebook>.ipynb)
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import copy
 import csv
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-__all__ = ["release_notebook", "release", "execute_notebook", "autograde_notebook", "grade", "autograder_cells"]
+from dcai_lab.course.notebooks import NBFORMAT_VERSION, autograder_cells, execute_notebook, nbgrader_metadata
 
-NBFORMAT_VERSION = 4
+__all__ = ["autograde_notebook", "grade"]
 
-
-def _nbgrader(cell: NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def autograder_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
-    """The autograder test cells of a notebook, by their nbgrader ``grade_id``."""
-    return {_nbgrader(c)["grade_id"]: c for c in nb.cells
-            if _nbgrader(c).get("grade") and not _nbgrader(c).get("solution")}
-
-
-# --------------------------------------------------------------------------- release
-
-
-def release_notebook(nb: NotebookNode) -> NotebookNode:
-    """The student version of a solution notebook, made with nbgrader's preprocessors."""
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput,
-                                        ClearSolutions, ComputeChecksums, LockCells)
-
-    nb = copy.deepcopy(nb)
-    resources: dict = {}
-    for pre in (CheckCellMetadata(), LockCells(), ClearSolutions(), ClearHiddenTests(), ClearOutput(),
-                ComputeChecksums(), CheckCellMetadata()):
-        nb, resources = pre.preprocess(nb, resources)
-    for cell in nb.cells:
-        cell.get("metadata", {}).pop("execution", None)
-    return nb
-
-
-def release(source_dir: str | Path, release_dir: str | Path) -> list[Path]:
-    """Write the student version of every notebook in ``source_dir`` into ``release_dir``."""
-    source_dir, release_dir = Path(source_dir), Path(release_dir)
-    sources = sorted(source_dir.glob("*.ipynb"))
-    if not sources:
-        raise ValueError(f"no notebooks (*.ipynb) in {source_dir}")
-    release_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sources:
-        out = release_dir / path.name
-        nbformat.write(release_notebook(nbformat.read(path, NBFORMAT_VERSION)), out)
-        written.append(out)
-    return written
-
-
-# --------------------------------------------------------------------------- execute
-
-
-def execute_notebook(nb: NotebookNode, cwd: str | Path, cell_timeout: float = 600,
-                     allow_errors: bool = False, notebook_timeout: float | None = None) -> NotebookNode:
-    """Run every cell of ``nb`` in a fresh kernel (working directory ``cwd``) and return it.
-
-    A cell running longer than ``cell_timeout`` seconds is interrupted; with
-    ``allow_errors`` the run goes on past errors and interruptions (as when grading).
-    A run longer than ``notebook_timeout`` seconds in all (kernel start included;
-    a cell that catches the interrupt and keeps going is interrupted again and
-    again) has its kernel shut down and raises ``TimeoutError``; ``nb`` keeps the
-    outputs of the cells that ran.
-    """
-    from jupyter_core.utils import run_sync
-    from nbclient import NotebookClient
-
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=allow_errors,
-                            interrupt_on_timeout=allow_errors, record_timing=False,
-                            resources={"metadata": {"path": str(cwd)}})
-    if notebook_timeout is None:
-        client.execute()
-    else:
-        run_sync(_execute_within)(client, notebook_timeout)
-    return nb
-
-
-async def _execute_within(client, seconds: float) -> None:
-    """``client.execute()``, but shut the kernel down and stop after ``seconds``."""
-    from jupyter_core.utils import ensure_async
-
-    run = asyncio.ensure_future(client.async_execute())
-    done, _ = await asyncio.wait({run}, timeout=seconds)
-    if done:
-        run.result()  # raises what the run raised
-        return
-    with contextlib.suppress(Exception):  # the kernel may have died already
-        await ensure_async(client.km.shutdown_kernel(now=True))
-    await asyncio.wait({run}, timeout=5)  # nbclient notices the dead kernel within a second,
-    run.cancel()  # unless it is waiting out a cell's timeout: stop it
-    with contextlib.suppress(Exception, asyncio.CancelledError):
-        await run
-    raise TimeoutError(f"the notebook ran longer than its {seconds:g} s; its kernel was shut down")
-
-
-# --------------------------------------------------------------------------- grade
 
 WARNING_LINE = re.compile(r".+:\d+: (\w*Warning: .*)")  # what warnings.formatwarning writes first
 
@@ -178,7 +71,7 @@ def _error(name: str, message: str) -> str:
 def _cell_name(nb: NotebookNode, index: int) -> str:
     """How the problems column names a cell: its position (from 1) and grade_id or first line."""
     cell = nb.cells[index]
-    grade_id = _nbgrader(cell).get("grade_id")
+    grade_id = nbgrader_metadata(cell).get("grade_id")
     return f"cell {index + 1} ({grade_id or _first_line(cell.source)[:40]!r})"
 
 
@@ -233,7 +126,7 @@ def autograde_notebook(submission: NotebookNode, source: NotebookNode, cwd: str 
     nb = copy.deepcopy(submission)
     found = set()
     for cell in nb.cells:
-        grade_id = _nbgrader(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id in tests:
             cell.source = tests[grade_id].source
             cell.metadata["nbgrader"] = copy.deepcopy(tests[grade_id].metadata["nbgrader"])
@@ -266,7 +159,7 @@ def autograde_notebook(submission: NotebookNode, source: NotebookNode, cwd: str 
         if _timed_out(cell):
             problems.append(f"{_cell_name(nb, index)} timed out after {cell_timeout:g} s "
                             "(interrupted; grading went on)")
-        grade_id = _nbgrader(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id not in tests or cell.cell_type != "code":
             continue
         if cell.execution_count is None:
@@ -301,7 +194,7 @@ def grade(submissions_dir: str | Path, source_dir: str | Path = "notebooks/solut
         raise ValueError(f"no solution notebooks (*.ipynb) in {source_dir}")
     students = sorted(p for p in submissions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     tests = {name: autograder_cells(nb) for name, nb in sources.items()}
-    max_points = {f"{name}:{g}": float(_nbgrader(c).get("points", 0))
+    max_points = {f"{name}:{g}": float(nbgrader_metadata(c).get("points", 0))
                   for name in sources for g, c in tests[name].items()}
     columns = ["student"]
     for name in sources:
@@ -359,49 +252,3 @@ def _progress(items, desc: str):
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dcai_lab.course.grading", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("release", help="build student notebooks from solution notebooks")
-    p.add_argument("source_dir", nargs="?", default="notebooks/solutions")
-    p.add_argument("release_dir", nargs="?", default="notebooks")
-    p = sub.add_parser("execute", help="run notebooks in place, storing their outputs")
-    p.add_argument("notebooks", nargs="+", type=Path)
-    p.add_argument("--timeout", type=float, default=600, help="seconds per cell (default 600)")
-    p = sub.add_parser("grade", help="autograde a folder of submissions into a CSV")
-    p.add_argument("submissions_dir", type=Path)
-    p.add_argument("--source", type=Path, default=Path("notebooks/solutions"))
-    p.add_argument("--out", type=Path, default=Path("grades.csv"))
-    p.add_argument("--timeout", type=float, default=60, help="seconds per cell before it is interrupted (default 60)")
-    p.add_argument("--notebook-timeout", type=float, default=None,
-                   help="seconds per notebook before its kernel is shut down (default 10 times --timeout)")
-    p.add_argument("--keep-executed", type=Path, default=None, metavar="DIR",
-                   help="save the executed notebooks as DIR/<student>/<notebook>")
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "release":
-            for path in release(args.source_dir, args.release_dir):
-                print(f"released {path}")
-        elif args.command == "execute":
-            for path in args.notebooks:
-                nb = execute_notebook(nbformat.read(path, NBFORMAT_VERSION), path.parent, args.timeout)
-                nbformat.write(nb, path)
-                print(f"executed {path}")
-        else:
-            rows = grade(args.submissions_dir, args.source, args.out, args.timeout, args.notebook_timeout,
-                         args.keep_executed)
-            for row in rows:
-                print(f"{row['student']}: {row['total']:g} / {row['max_total']:g}"
-                      + (f"  ({row['problems']})" if row["problems"] else ""))
-            print(f"wrote {args.out}")
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
