@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcai_lab.grading import execute_notebook
+from dcai_lab.course.notebooks import execute_notebook
 
 STUDENT = Path(__file__).resolve().parents[1] / "notebooks"
 UNDEFINED = re.compile(r"name '(\w+)' is not defined")
