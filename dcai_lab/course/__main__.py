@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("release", help="build student notebooks from solution notebooks")
     p.add_argument("source_dir", nargs="?", default="notebooks/solutions")
     p.add_argument("release_dir", nargs="?", default="notebooks")
+    p.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK", help="release only these notebooks")
     p = sub.add_parser("execute", help="run notebooks in place, storing their outputs")
     p.add_argument("notebooks", nargs="+", type=Path)
     p.add_argument("--timeout", type=float, default=600, help="seconds per cell (default 600)")
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "release":
-            for path in release(args.source_dir, args.release_dir):
+            for path in release(args.source_dir, args.release_dir, args.only):
                 print(f"released {path}")
         elif args.command == "execute":
             for path in args.notebooks:

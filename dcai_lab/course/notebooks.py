@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-__all__ = ["release_notebook", "release", "execute_notebook", "autograder_cells", "nbgrader_metadata",
-           "NBFORMAT_VERSION"]
+__all__ = ["release_notebook", "release", "answers_page", "execute_notebook", "autograder_cells", "nbgrader_metadata",
+           "NBFORMAT_VERSION", "RESULTS_TAG"]
 
 NBFORMAT_VERSION = 4
 
@@ -34,33 +34,90 @@ def autograder_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
             if nbgrader_metadata(c).get("grade") and not nbgrader_metadata(c).get("solution")}
 
 
-def release_notebook(nb: NotebookNode) -> NotebookNode:
-    """The student version of a solution notebook, made with nbgrader's preprocessors."""
+RESULTS_TAG = "results"  # a solution cell with this tag reports measured results: the release drops it
+ANSWERS_DIR = "answers"  # where the release writes the instructor's answers for self-study, beside the notebooks
+
+
+def release_notebook(nb: NotebookNode, answers_link: str | None = None) -> NotebookNode:
+    """The student version of a solution notebook, made with nbgrader's preprocessors.
+
+    Solutions become ``raise NotImplementedError()`` (written answers "YOUR ANSWER HERE"),
+    hidden tests are removed, outputs cleared, graded cells locked, and markdown cells tagged
+    ``results`` (paragraphs that report what the experiments measured) are dropped: the
+    learner predicts and explains instead. With ``answers_link`` (the answers page, relative
+    to the notebook), each written-answer cell is followed by a note linking to its answer.
+    """
+    from nbconvert.preprocessors import TagRemovePreprocessor
     from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput,
                                         ClearSolutions, ComputeChecksums, LockCells)
 
     nb = copy.deepcopy(nb)
     resources: dict = {}
-    for pre in (CheckCellMetadata(), LockCells(), ClearSolutions(), ClearHiddenTests(), ClearOutput(),
-                ComputeChecksums(), CheckCellMetadata()):
+    for pre in (CheckCellMetadata(), TagRemovePreprocessor(remove_cell_tags={RESULTS_TAG}), LockCells(),
+                ClearSolutions(), ClearHiddenTests(), ClearOutput(), ComputeChecksums(), CheckCellMetadata()):
         nb, resources = pre.preprocess(nb, resources)
+    cells = []
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
+        cells.append(cell)
+        if answers_link and _is_written_answer(cell):
+            grade_id = nbgrader_metadata(cell)["grade_id"]
+            cells.append(nbformat.v4.new_markdown_cell(
+                f"*Studying on your own? Once you have written your answer, compare it with "
+                f"[the instructor's]({answers_link}#{grade_id.lower()}).*"))
+    nb.cells = cells
     return nb
 
 
-def release(source_dir: str | Path, release_dir: str | Path) -> list[Path]:
-    """Write the student version of every notebook in ``source_dir`` into ``release_dir``."""
+def _is_written_answer(cell: NotebookNode) -> bool:
+    """A markdown cell the learner writes in (an nbgrader solution cell)."""
+    return cell.cell_type == "markdown" and bool(nbgrader_metadata(cell).get("solution"))
+
+
+def answers_page(nb: NotebookNode, title: str) -> str:
+    """The instructor's answers of a solution notebook, as Markdown, for self-study.
+
+    Every written-answer cell (its answer and rubric, after the question that precedes it)
+    and every ``results`` paragraph, in notebook order.
+    """
+    lines = [f"# Answers: {title}", "",
+             "The instructor's answers and what the experiments measured. Open this only after you have run the "
+             "notebook and written your own answers: predicting and explaining first is where the learning happens.",
+             ""]
+    question = ""
+    for i, cell in enumerate(nb.cells):
+        answer, results = _is_written_answer(cell), RESULTS_TAG in cell.get("metadata", {}).get("tags", [])
+        if answer or results:
+            heading = nbgrader_metadata(cell).get("grade_id") if answer else f"results-cell-{i + 1}"
+            lines += [f'<a id="{heading.lower()}"></a>', "", f"## {heading}", ""]
+            if answer and question:
+                lines += ["> " + line for line in question.splitlines()] + [""]
+            lines += [cell.source.strip(), ""]
+        elif cell.cell_type == "markdown":
+            question = cell.source.strip().split("\n\n")[-1]
+    return "\n".join(lines)
+
+
+def release(source_dir: str | Path, release_dir: str | Path, names: list[str] | None = None) -> list[Path]:
+    """Write the student version of every notebook in ``source_dir`` (or only ``names``) into ``release_dir``.
+
+    Each notebook's answers page goes to ``release_dir/answers/<notebook>.md``; they hold
+    solution text, so a class handout leaves them out (``make handout``).
+    """
     source_dir, release_dir = Path(source_dir), Path(release_dir)
-    sources = sorted(source_dir.glob("*.ipynb"))
+    sources = sorted(p for p in source_dir.glob("*.ipynb") if names is None or p.name in names or p.stem in names)
     if not sources:
         raise ValueError(f"no notebooks (*.ipynb) in {source_dir}")
-    release_dir.mkdir(parents=True, exist_ok=True)
+    (release_dir / ANSWERS_DIR).mkdir(parents=True, exist_ok=True)
     written = []
     for path in sources:
+        nb = nbformat.read(path, NBFORMAT_VERSION)
+        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), path.stem)
+        link = f"{ANSWERS_DIR}/{path.stem}.md"
+        (release_dir / link).write_text(answers_page(nb, title))
         out = release_dir / path.name
-        nbformat.write(release_notebook(nbformat.read(path, NBFORMAT_VERSION)), out)
-        written.append(out)
+        nbformat.write(release_notebook(nb, answers_link=link), out)
+        written += [out, release_dir / link]
     return written
 
 
