@@ -51,6 +51,11 @@ def release_notebook(nb: NotebookNode, answers_link: str | None = None) -> Noteb
     from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput,
                                         ClearSolutions, ComputeChecksums, LockCells)
 
+    for cell in nb.cells:
+        meta = nbgrader_metadata(cell)
+        if cell.cell_type == "markdown" and meta.get("solution") and not meta.get("grade"):
+            raise ValueError(f"markdown cell {meta.get('grade_id')!r} is a solution cell but not a grade cell, which "
+                             "nbgrader refuses: give it \"grade\": true and \"points\": 0 for an ungraded prediction")
     nb = copy.deepcopy(nb)
     resources: dict = {}
     for pre in (CheckCellMetadata(), TagRemovePreprocessor(remove_cell_tags={RESULTS_TAG}), LockCells(),
