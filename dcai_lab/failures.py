@@ -18,7 +18,7 @@ import numpy as np
 
 from dcai_lab._checks import check_float, check_labels, check_probs
 
-__all__ = ["failure_report", "class_accuracy"]
+__all__ = ["failure_report", "failure_mask", "class_accuracy"]
 
 
 def _check_report_input(y_true, probs, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,3 +84,17 @@ def failure_report(y_true, probs, classes=None, low_confidence: float = 0.5):
         rows.append({"class": c, "n": int(mine.sum()), "accuracy": acc, "misclassified": int((wrong & mine).sum()),
                      "low_confidence": int((unsure & mine).sum()), "failures": int(((wrong | unsure) & mine).sum())})
     return pd.DataFrame(rows)
+
+
+def failure_mask(probs, y_true, classes=None, low_confidence: float = 0.5) -> np.ndarray:
+    """Boolean mask (n,): item ``i`` is misclassified, or its top probability is below ``low_confidence``.
+
+    ``failed_i = (classes[argmax p_i] != y_i) or (max p_i < low_confidence)``; column ``j`` of
+    ``probs`` is the probability of ``classes[j]`` (default ``0 .. n_classes - 1``).
+
+    >>> failure_mask([[0.9, 0.1], [0.4, 0.6], [0.55, 0.45]], [0, 0, 0], low_confidence=0.6).tolist()
+    [False, True, True]
+    """
+    y_true, probs, classes = _check_report_input(y_true, probs, classes)
+    low_confidence = check_float(low_confidence, "low_confidence", min=0, max=1, min_open=True)
+    return (classes[np.argmax(probs, axis=1)] != y_true) | (probs.max(axis=1) < low_confidence)

@@ -97,10 +97,16 @@ def answers_page(nb: NotebookNode, title: str) -> str:
             lines += [f'<a id="{heading.lower()}"></a>', "", f"## {heading}", ""]
             if answer and question:
                 lines += ["> " + line for line in question.splitlines()] + [""]
-            lines += [cell.source.strip(), ""]
+            lines += [_without_markers(cell.source), ""]
         elif cell.cell_type == "markdown":
             question = cell.source.strip().split("\n\n")[-1]
     return "\n".join(lines)
+
+
+def _without_markers(source: str) -> str:
+    """A cell's text without nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines."""
+    return "\n".join(line for line in source.strip().splitlines()
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")).strip()
 
 
 def release(source_dir: str | Path, release_dir: str | Path, names: list[str] | None = None) -> list[Path]:
