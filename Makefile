@@ -21,10 +21,11 @@ NB_ENV := $(PIN_ISA) TQDM_DISABLE=1 DCAI_STATIC_WIDGETS=1 MPLBACKEND=module://ma
 
 setup: $(STAMP)
 
-# (Re)install when the venv is missing or pyproject.toml changed.
-$(STAMP): pyproject.toml
+# (Re)install when the venv is missing or pyproject.toml / constraints.txt changed. constraints.txt pins the
+# exact versions of the course machines (torch and torchvision among them: their files are on those machines' disks).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 ## Open the course in JupyterLab (e.g. make lab LAB_ARGS="--no-browser --port 8890").
