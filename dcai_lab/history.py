@@ -44,6 +44,8 @@ class History:
     classes : the class list (the columns of ``probs``).
     scored_ids, probs : with ``keep_scores=True``, per round, the candidate ids and the
         model's class probabilities for them (float32, one column per class); else empty.
+    stops : with ``stopping=[...]``, for each rule's name the first round at which it would have
+        stopped, or None (:mod:`dcai_lab.stopping`); stop_values : each rule's value per round.
     """
 
     strategy: str
@@ -60,6 +62,8 @@ class History:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     scored_ids: list[np.ndarray] = field(default_factory=list)
     probs: list[np.ndarray] = field(default_factory=list)
+    stops: dict[str, int | None] = field(default_factory=dict)
+    stop_values: dict[str, list[float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.n_labeled)
@@ -88,6 +92,12 @@ class History:
         """Keep a round's candidate ids and class probabilities (stored as float32)."""
         self.scored_ids.append(ids)
         self.probs.append(probs.astype(np.float32))
+
+    def record_stopping(self, name: str, value: float, stop: bool) -> None:
+        """Append a stopping rule's value for this round; the first round where it says stop goes to ``stops``."""
+        self.stop_values.setdefault(name, []).append(float(value))
+        if self.stops.get(name) is None:
+            self.stops[name] = len(self.stop_values[name]) - 1 if stop else None
 
     def to_frame(self):
         """A pandas DataFrame, one row per round."""
@@ -129,8 +139,12 @@ class LoopStopped(RuntimeError):
         self.history = history
         self.by_person = type(cause).__name__ == "LabelingStopped"
 
-    def _render_traceback_(self) -> list[str]:
-        """What IPython shows instead of a traceback when a person pressed Stop: one line."""
+    @property
+    def _render_traceback_(self):
+        """What IPython shows instead of a traceback when a person pressed Stop: one line.
+
+        A property that raises otherwise, so ``hasattr`` is False and IPython shows the usual traceback.
+        """
         if not self.by_person:
-            raise AttributeError("show the usual traceback")  # IPython falls back to it
-        return [f"LoopStopped: {self}"]
+            raise AttributeError("_render_traceback_")
+        return lambda: [f"LoopStopped: {self}"]

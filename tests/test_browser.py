@@ -5,7 +5,9 @@ drives that browser; it never downloads one. Screenshots go to `screenshots/` (g
 
 One JupyterLab server (a free loopback port, a throw-away folder and config) serves one small notebook per
 widget. Each test opens its notebook, runs every cell, works the controls as a student would (a slider, a
-label button, the key box, Undo) and waits until the page shows the change.
+label button, the key box, Undo, Stop, a menu) and waits until the page shows the change. Two tests check
+defects first seen in a browser: the neighbours explorer's round slider used to replace the chosen image, and
+the labeling widget's Stop used to leave everything live and end in a 40-line traceback.
 """
 
 import json
@@ -41,6 +43,21 @@ NOTEBOOKS = {
         "def ask_a_person():\n"
         "    answer.value = f'oracle answered {tool([10, 11]).tolist()}, labels kept: {len(tool.labels)}'\n"
         "job = tool.run(ask_a_person)\nanswer",
+    ],
+    # Stop, then run the second cell again: it should show one line, not a traceback
+    "labeling_stop": [
+        "from dcai_lab.data import load_digits\nfrom dcai_lab.widgets import labeling_widget\n"
+        "digits = load_digits()\ntool = labeling_widget(digits.images, digits.class_names)\n"
+        "job = tool.run(tool, [0, 1, 2, 3])   # the widget as the oracle, in the background\ntool",
+        "job.result()",
+    ],
+    "neighbors": [
+        "from dcai_lab.data import load_digits, split\nfrom dcai_lab.knn import KnnIndex\n"
+        "from dcai_lab.seals import run_seals\nfrom dcai_lab.widgets import neighbors_explorer\n"
+        "_, pool, test = split(load_digits(), train_size=0, test_size=0.25, seed=0)\n"
+        "run = run_seals(pool.X, pool.y, test.X, test.y, embeddings=pool.X, k=10, index_kind='flat',\n"
+        "                initial_labeled=20, batch_size=20, n_rounds=3, progress=False)\n"
+        "neighbors_explorer(pool.images, KnnIndex(pool.X), run, k=10, n_show=8, labels=pool.y)",
     ],
     "cluster": [
         "from dcai_lab.data import load_digits\nfrom dcai_lab.widgets import cluster_explorer\n"
@@ -167,6 +184,21 @@ def _image_src(page, selector: str) -> str:
     return page.locator(f"{selector} img").first.get_attribute("src")
 
 
+def _run_cell(page, index: int) -> None:
+    """Run one cell of the open notebook again, as a student pressing Shift+Enter in it would."""
+    page.evaluate("([i]) => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = i;"
+                  " window.jupyterapp.commands.execute('notebook:run-cell'); }", [index])
+
+
+CELL_OUTPUT = "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].outputArea.node.innerText"
+
+
+def _cell_output(page, index: int, waiting_for: str) -> str:
+    """The text of a cell's output, once it contains ``waiting_for``."""
+    page.wait_for_function(f"([i, text]) => ({CELL_OUTPUT})(i).includes(text)", arg=[index, waiting_for])
+    return page.evaluate(CELL_OUTPUT, index)
+
+
 def _press_slider(page, selector: str, key: str) -> None:
     """Move a slider one step with the keyboard, as a student tabbing to it would."""
     handle = page.locator(f"{selector} .noUi-handle").first
@@ -229,3 +261,52 @@ def test_uncertainty_explorer_slider_changes_round(open_notebook):
     _shows(page, box, "margin median")
     page.wait_for_function("([sel, before]) => document.querySelector(sel + ' img').src !== before",
                            arg=[box, before])
+
+
+def test_labeling_stop_is_visible_and_the_next_cell_shows_one_line(open_notebook):
+    from playwright.sync_api import expect
+
+    page = open_notebook("labeling_stop")
+    box = ".dcai-labeling"
+    _shows(page, box, "pool id 0: which class is this?")
+    _cell_output(page, 1, "still running: 4 items wait for a label")  # the result asked for too early
+    for key in "01":
+        page.locator(box).get_by_role("button", name=f"{key} [{key}]", exact=True).click()
+    _shows(page, box, "labeled 2, waiting 2")
+    page.locator(box).get_by_role("button", name="Stop").click()
+    _shows(page, box, "stopped: 2 labels kept")
+    for name in ("0 [0]", "9 [9]"):
+        expect(page.locator(box).get_by_role("button", name=name, exact=True)).to_be_disabled()
+    for name in ("Stop", "Undo"):  # their names start with an icon
+        expect(page.locator(box).get_by_role("button", name=name)).to_be_disabled()
+    expect(page.locator(f"{box} input[type=text]")).to_be_disabled()
+    _run_cell(page, 1)
+    assert _cell_output(page, 1, "LabelingStopped").strip() == \
+        "LabelingStopped: labeling stopped after 2 labels; they are kept in .labels"
+
+
+def test_neighbors_slider_keeps_the_chosen_image_and_the_class_filter(open_notebook):
+    page = open_notebook("neighbors")
+    box, menu = ".dcai-neighbors-explorer", ".dcai-neighbors-explorer .dcai-point-menu select"
+    _shows(page, box, "round 3: 80 labeled")
+    assert page.locator(f"{menu} option").count() == 80
+    chosen = page.locator(f"{menu} option").nth(4).inner_text()   # a starting label: labeled at every round
+    page.locator(menu).select_option(label=chosen)
+    pool_id = chosen.split()[0][1:]
+    _shows(page, box, f"labeled image {pool_id}:")
+    before = _image_src(page, box)
+    _press_slider(page, box, "ArrowLeft")                            # round 2: the image is still labeled
+    _shows(page, box, "round 2: 60 labeled")
+    assert f"labeled image {pool_id}:" in page.locator(box).inner_text()
+    assert page.locator(menu).evaluate("el => el.options[el.selectedIndex].text") == chosen
+    assert page.locator(f"{menu} option").count() == 60
+    page.wait_for_function("([sel, before]) => document.querySelector(sel + ' img').src !== before",
+                           arg=[box, before])
+    # the class menu lists only that class's labeled images
+    page.locator(f"{box} .dcai-class-menu select").select_option(label="class 3")
+    _shows(page, box, "labeled (")
+    page.wait_for_function("([sel]) => { const o = [...document.querySelectorAll(sel + ' option')];"
+                           " return o.length > 0 && o.every(x => x.text.endsWith('(3)')); }", arg=[menu])
+    shown = page.locator(menu).evaluate("el => el.options[el.selectedIndex].text")
+    assert shown.endswith("(3)")
+    _shows(page, box, f"labeled image {shown.split()[0][1:]}:")

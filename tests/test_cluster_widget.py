@@ -1,9 +1,11 @@
+"""The cluster explorer (dcai_lab.widgets.clusters): members, what pruning keeps, the controls, bad input."""
+
 import numpy as np
 import pytest
 
-from dcai_lab._cluster_widget import ClusterExplorer, cluster_explorer
-from dcai_lab.widgets import static_widgets
 from dcai_lab.pruning import prototype_scores, select
+from dcai_lab.widgets import ClusterExplorer, cluster_explorer, static_widgets
+from dcai_lab.widgets.clusters import MAX_SHOWN
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (60, 8, 8), dtype=np.uint8)
@@ -99,22 +101,61 @@ def test_from_embeddings_clusters_them_like_prototype_scores():
     assert np.allclose(ex.scores, scores) and ex.clusters.tolist() == clusters.tolist() and ex.n_clusters == 2
 
 
+def test_a_hand_made_cut_keeps_the_hard_half():
+    # scores 0.1 .. 0.6 in two clusters; keeping the hard 50% keeps 0.4, 0.5, 0.6: the cut is at 0.4
+    ex = cluster_explorer(IMAGES[:6], scores=[0.1, 0.6, 0.2, 0.5, 0.3, 0.4], clusters=[0, 0, 0, 1, 1, 1],
+                          keep_fraction=0.5, n_show=2)
+    assert np.flatnonzero(ex.kept()).tolist() == [1, 3, 5] and ex.cut() == 0.4
+    assert (ex.kept_in_cluster(0), ex.kept_in_cluster(1)) == (1, 2)
+    ex.keep = "easy"
+    assert np.flatnonzero(ex.kept()).tolist() == [0, 2, 4] and ex.cut() == 0.3
+
+
+def test_a_fraction_under_the_slider_s_end_is_kept_as_set():
+    ex = make(keep_fraction=0.01)
+    ex.widget()
+    assert ex._ui["fraction"].value == 0.05 and ex.keep_fraction == 0.01  # the slider shows its end, the state stays
+
+
 @pytest.mark.parametrize("kw, match", [
-    (dict(scores=SCORES[:5], clusters=CLUSTERS), "scores must be 60"),
-    (dict(scores=SCORES, clusters=CLUSTERS[:5]), "clusters must be 60"),
-    (dict(scores=SCORES, clusters=CLUSTERS, keep="middle"), "keep must be"),
-    (dict(scores=SCORES, clusters=CLUSTERS, keep_fraction=0), "keep_fraction"),
-    (dict(scores=SCORES, clusters=CLUSTERS, cluster=3), "cluster must be an integer in 0..2"),
+    (dict(scores=SCORES[:5], clusters=CLUSTERS), r"scores must have 60 entries \(one per item\), got 5"),
+    (dict(scores=np.where(np.arange(60) == 3, np.nan, SCORES), clusters=CLUSTERS), r"scores must be finite \(entry 3"),
+    (dict(scores=SCORES, clusters=CLUSTERS[:5]), r"clusters must have one label per item \(60\), got 5"),
+    (dict(scores=SCORES, clusters=CLUSTERS - 1), "clusters must be 60 non-negative integers"),
+    (dict(scores=SCORES, clusters=CLUSTERS + 0.5), "clusters must hold class labels"),
+    (dict(scores=SCORES, clusters=CLUSTERS.astype(float)), "clusters must be 60 non-negative integers"),
+    (dict(scores=SCORES, clusters=CLUSTERS, keep="middle"), "keep must be one of 'hard', 'easy', got 'middle'"),
+    (dict(scores=SCORES, clusters=CLUSTERS, keep_fraction=0), r"keep_fraction must be a finite number in \(0, 1\]"),
+    (dict(scores=SCORES, clusters=CLUSTERS, keep_fraction=1.5), "keep_fraction"),
+    (dict(scores=SCORES, clusters=CLUSTERS, cluster=3), r"cluster must be an integer in 0..2, got 3"),
+    (dict(scores=SCORES, clusters=CLUSTERS, cluster=1.0), r"cluster must be an integer in 0..2, got 1.0"),
+    (dict(scores=SCORES, clusters=CLUSTERS, n_show=0), r"n_show must be an integer in 1..15, got 0"),
+    (dict(scores=SCORES, clusters=CLUSTERS, n_show=MAX_SHOWN + 1), r"n_show must be an integer in 1..15, got 16"),
+    (dict(scores=SCORES, clusters=CLUSTERS, labels=[1]), r"labels must have one label per item \(60\)"),
+    (dict(scores=SCORES, clusters=CLUSTERS, static_clusters=[0, 5]), r"static_clusters must be an integer in 0..2"),
+    (dict(scores=SCORES, clusters=CLUSTERS, static_clusters=1), "static_clusters must be a non-empty list"),
     (dict(scores=SCORES), "give embeddings, or both"),
     (dict(embeddings=np.ones((60, 2)), scores=SCORES, clusters=CLUSTERS), "not both"),
+    (dict(embeddings=np.ones((59, 2))), r"embeddings must be an array \(n_images, dim\) with one row per image \(60\)"),
 ])
 def test_bad_arguments_say_what_is_wrong(kw, match):
     with pytest.raises(ValueError, match=match):
         cluster_explorer(IMAGES, **kw)
 
 
+def test_bad_images_are_refused():
+    with pytest.raises(ValueError, match="images must have shape"):
+        cluster_explorer(IMAGES.reshape(60, 64), scores=SCORES, clusters=CLUSTERS)
+    with pytest.raises(ValueError, match="images must be uint8"):
+        cluster_explorer(IMAGES.astype(str), scores=SCORES, clusters=CLUSTERS)
+
+
 def test_setting_a_bad_cluster_keeps_the_old_one():
     ex = make()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cluster must be"):
         ex.cluster = 7
-    assert ex.cluster == 0 and isinstance(ex, ClusterExplorer)
+    with pytest.raises(ValueError, match="keep_fraction"):
+        ex.keep_fraction = float("nan")
+    with pytest.raises(ValueError, match="keep must be"):
+        ex.keep = "Hard"
+    assert (ex.cluster, ex.keep_fraction, ex.keep) == (0, 0.5, "hard") and isinstance(ex, ClusterExplorer)
