@@ -67,9 +67,10 @@ def release_notebook(nb: NotebookNode, answers_link: str | None = None) -> Noteb
         cells.append(cell)
         if answers_link and _is_written_answer(cell):
             grade_id = nbgrader_metadata(cell)["grade_id"]
-            cells.append(nbformat.v4.new_markdown_cell(
-                f"*Studying on your own? Once you have written your answer, compare it with "
-                f"[the instructor's]({answers_link}#{grade_id.lower()}).*"))
+            link = nbformat.v4.new_markdown_cell(f"*Studying on your own? Once you have written your answer, compare "
+                                                 f"it with [the instructor's]({answers_link}#{grade_id.lower()}).*")
+            link.id = f"{grade_id}-answer-link"[:64]  # the same id on every release
+            cells.append(link)
     nb.cells = cells
     return nb
 
@@ -140,30 +141,35 @@ def execute_notebook(nb: NotebookNode, cwd: str | Path, cell_timeout: float = 60
     """Run every cell of ``nb`` in a fresh kernel (working directory ``cwd``) and return it.
 
     A cell running longer than ``cell_timeout`` seconds is interrupted; with
-    ``allow_errors`` the run goes on past errors and interruptions (as when grading).
+    ``allow_errors`` the run goes on past errors and interruptions.
     A run longer than ``notebook_timeout`` seconds in all (kernel start included;
     a cell that catches the interrupt and keeps going is interrupted again and
     again) has its kernel shut down and raises ``TimeoutError``; ``nb`` keeps the
-    outputs of the cells that ran.
+    outputs of the cells that ran. The kernel talks over ``ipc`` sockets in a private
+    temporary folder (no TCP port, so no warning about unencrypted TCP). Grading uses
+    :mod:`dcai_lab.course.grading`, which adds the sandbox and the tamper checks.
     """
+    import tempfile
+
+    from jupyter_client import AsyncKernelManager
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=allow_errors,
-                            interrupt_on_timeout=allow_errors, record_timing=False,
-                            resources={"metadata": {"path": str(cwd)}})
-    if notebook_timeout is None:
-        client.execute()
-    else:
+    with tempfile.TemporaryDirectory(prefix="dcai-kernel-") as sockets:
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"),
+                                connection_file=str(Path(sockets) / "kernel.json"))
+        client = NotebookClient(nb, km=km, timeout=cell_timeout, kernel_name="python3", allow_errors=allow_errors,
+                                interrupt_on_timeout=allow_errors, record_timing=False,
+                                resources={"metadata": {"path": str(cwd)}})
         run_sync(_execute_within)(client, notebook_timeout)
     return nb
 
 
-async def _execute_within(client, seconds: float) -> None:
-    """``client.execute()``, but shut the kernel down and stop after ``seconds``."""
+async def _execute_within(client, seconds: float | None) -> None:
+    """``client.execute()`` (then shut its kernel down), but stop after ``seconds`` (None: no limit)."""
     from jupyter_core.utils import ensure_async
 
-    run = asyncio.ensure_future(client.async_execute())
+    run = asyncio.ensure_future(client.async_execute(cleanup_kc=True))
     done, _ = await asyncio.wait({run}, timeout=seconds)
     if done:
         run.result()  # raises what the run raised
