@@ -211,16 +211,21 @@ class UncertaintyExplorer(WidgetView):
             chosen = pool_id in picked
             image_tile(image_ax, self.images[pool_id], f"#{pool_id}{truth}\n{score:.2f}",
                        frame="tab:green" if chosen else "0.75", width=2.5 if chosen else 1)
-            self._draw_probs(bar_ax, self.probs_of(pool_id, r))
+            self._draw_probs(bar_ax, self.probs_of(pool_id, r), first=i == 0)
 
-    def _draw_probs(self, ax, p: np.ndarray) -> None:
-        """The bar chart of one item's class probabilities, the likeliest class in orange."""
+    def _draw_probs(self, ax, p: np.ndarray, first: bool = False) -> None:
+        """The bar chart of one item's class probabilities, the likeliest class in orange; the first has a y axis."""
         n_classes, best = len(self.class_names), int(np.argmax(p))
         ax.bar(np.arange(n_classes), p, color=["tab:orange" if c == best else "tab:blue" for c in range(n_classes)],
                width=0.8)
         ax.set_ylim(0, max(0.3, 1.1 * p.max()))
         ax.set_xlim(-0.6, n_classes - 0.4)
-        ax.set_yticks([])
+        if first:
+            top = ax.get_ylim()[1]
+            ax.set_yticks([0, top], ["0", f"{top:.2f}"], fontsize=5)
+            ax.set_ylabel("p(class)", fontsize=6, labelpad=1)
+        else:
+            ax.set_yticks([])
         ax.set_title(f"{self.class_names[best]}: {p[best]:.2f}", fontsize=7, pad=2)
         if n_classes <= 10:
             ax.set_xticks(np.arange(n_classes), self.class_names, fontsize=5)
