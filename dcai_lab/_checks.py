@@ -25,8 +25,8 @@ import numbers
 import numpy as np
 
 __all__ = ["check_int", "check_float", "check_fraction", "check_bool", "check_choice", "check_seed", "check_rng",
-           "check_matrix", "check_vector", "check_probs", "check_ids", "check_mask", "check_labels",
-           "check_images", "check_model", "unit_rows", "some"]
+           "check_model", "check_path", "check_matrix", "check_vector", "check_probs", "check_ids", "check_mask",
+           "check_labels", "same_label_kind", "check_images", "as_array", "unit_rows", "some"]
 
 CHUNK_ROWS = 65_536  # rows per chunk where a whole-array temporary would be too large (unit_rows)
 
@@ -124,22 +124,51 @@ def check_rng(rng, name: str = "rng") -> np.random.Generator:
 
 
 def check_model(model, name: str = "model"):
-    """A classifier with ``predict_proba`` (what every uncertainty score needs)."""
+    """A classifier with ``predict_proba`` (what every uncertainty score needs): an instance, not a class."""
+    if isinstance(model, type):
+        raise ValueError(f"{name} must be a model instance such as {model.__name__}(), not the class {model.__name__}")
     if not hasattr(model, "predict_proba"):
         raise ValueError(f"{name} ({type(model).__name__}) has no predict_proba; active learning scores need class "
                          "probabilities (e.g. LogisticRegression, or SVC(probability=True))")
     return model
 
 
+def check_path(path, name: str, *, allow_none: bool = True):
+    """A file or folder name as a ``Path`` (a ``str`` or an ``os.PathLike``); None passes through if allowed.
+
+    >>> check_path("data/cache", "cache_dir").as_posix()
+    'data/cache'
+    """
+    import os
+    from pathlib import Path
+
+    if path is None and allow_none:
+        return None
+    if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
+        raise ValueError(f"{name} must be a file or folder name (a str or pathlib.Path), got {path!r}")
+    return Path(path)
+
+
 # --------------------------------------------------------------------------- arrays
+
+
+def as_array(x, name: str) -> np.ndarray:
+    """``np.asarray(x)``; a ragged list of lists raises a ``ValueError`` that names the argument.
+
+    >>> as_array([[1, 2], [3]], "X")
+    Traceback (most recent call last):
+    ...
+    ValueError: X must be a rectangular array of numbers (rows of equal length)
+    """
+    try:
+        return np.asarray(x)
+    except ValueError:  # a ragged list of lists
+        raise ValueError(f"{name} must be a rectangular array of numbers (rows of equal length)") from None
 
 
 def _as_numbers(x, name: str, dtype) -> np.ndarray:
     """``np.asarray(x)`` as real numbers of ``dtype`` (None: keep a float dtype, else float64)."""
-    try:
-        arr = np.asarray(x)
-    except ValueError:  # a ragged list of lists
-        raise ValueError(f"{name} must be a rectangular array of numbers (rows of equal length)") from None
+    arr = as_array(x, name)
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if dtype is None:
@@ -149,6 +178,8 @@ def _as_numbers(x, name: str, dtype) -> np.ndarray:
 
 def _first_bad_row(arr: np.ndarray) -> int | None:
     """The first row holding NaN or infinity, or None (checked chunk by chunk: no full-size temporary)."""
+    if arr.size == 0:
+        return None
     rows = arr.reshape(len(arr), -1)
     for start in range(0, len(rows), CHUNK_ROWS):
         bad = np.flatnonzero(~np.isfinite(rows[start:start + CHUNK_ROWS]).all(axis=1))
@@ -181,7 +212,7 @@ def check_matrix(x, name: str, *, what: str = "(n_samples, n_features)", dtype=n
         raise ValueError(f"{name} must have {n_rows} rows (one per item), got {len(arr)}")
     if arr.shape[1] == 0 or (n_cols is not None and arr.shape[1] != n_cols):
         raise ValueError(f"{name} must have {n_cols if n_cols is not None else 'at least one'} column"
-                         f"{'s' if n_cols != 1 else ''}, got shape {arr.shape}")
+                         f"{'s' if n_cols not in (None, 1) else ''}, got shape {arr.shape}")
     if finite:
         row = _first_bad_row(arr)
         if row is not None:
@@ -202,7 +233,8 @@ def check_vector(x, name: str, *, n: int | None = None, dtype=np.float64, min_le
     if n is not None and len(arr) != n:
         raise ValueError(f"{name} must have {n} entries (one per item), got {len(arr)}")
     if len(arr) < min_len:
-        raise ValueError(f"{name} must have at least {min_len} entr{'ies' if min_len > 1 else 'y'}, got none")
+        raise ValueError(f"{name} must have at least {min_len} entr{'ies' if min_len > 1 else 'y'}, "
+                         f"got {len(arr) or 'none'}")
     if finite and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (entry {int(np.flatnonzero(~np.isfinite(arr))[0])} is "
                          f"{arr[~np.isfinite(arr)][0]}); fix or drop it")
@@ -281,8 +313,10 @@ def check_mask(mask, n: int | None, name: str = "mask") -> np.ndarray:
     return arr
 
 
-def check_labels(y, name: str = "y", *, n: int | None = None, min_classes: int = 1) -> np.ndarray:
-    """Class labels, 1-D (integers or strings; floats only if whole numbers), of length ``n`` if given.
+def check_labels(y, name: str = "y", *, n: int | None = None, min_classes: int = 1,
+                 distinct: bool = False) -> np.ndarray:
+    """Class labels, 1-D (integers or strings; floats only if whole numbers), of length ``n`` if given;
+    with ``distinct``, each label at most once (a list of classes).
 
     >>> check_labels([0, 1, 1], "y", n=3).tolist()
     [0, 1, 1]
@@ -299,6 +333,8 @@ def check_labels(y, name: str = "y", *, n: int | None = None, min_classes: int =
             raise ValueError(f"{name} must hold class labels (whole numbers), got {some(arr[arr != np.round(arr)])}")
     if min_classes > 1 and len(np.unique(arr)) < min_classes:
         raise ValueError(f"{name} must hold at least {min_classes} classes, got {np.unique(arr).tolist()}")
+    if distinct and len(np.unique(arr)) != len(arr):
+        raise ValueError(f"{name} must be distinct, got {some(arr)}")
     return arr
 
 

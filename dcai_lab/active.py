@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_choice, check_ids, check_int, check_labels, check_matrix, check_model, check_seed, \
-    same_label_kind
+from dcai_lab._checks import check_bool, check_choice, check_ids, check_int, check_labels, check_matrix, check_model, \
+    check_seed, same_label_kind
 from dcai_lab.history import History, LoopStopped
 from dcai_lab.strategies import STRATEGIES, predict_proba
 from dcai_lab.uncertainty import UnlabeledMean
@@ -34,7 +34,7 @@ __all__ = ["run_active_learning", "compare_strategies"]
 def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", initial_labeled=10,
                         batch_size: int = 10, n_rounds: int = 10, model=None, oracle=None, embeddings=None,
                         candidates=None, seed: int = 0, progress: bool = True, classes=None,
-                        keep_scores: bool = False, n_threads: int | None = 1) -> History:
+                        keep_scores: bool = False, n_threads: int | None = 1, stopping=None) -> History:
     """Pool-based active learning: fit, evaluate, select a batch, ask the oracle for its labels; repeat.
 
     Round ``r = 0 .. n_rounds``: fit a fresh copy of ``model`` (``sklearn.base.clone``) on the
@@ -51,7 +51,9 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     initial_labeled : a number of random pool ids to label first, or the pool ids themselves.
     batch_size, n_rounds : labels per round, and how many rounds select a batch.
     model : a scikit-learn classifier; default ``LogisticRegression(max_iter=1000)``; its
-        ``random_state``, if left at None, is set to ``seed``.
+        ``random_state``, if left at None, is set to ``seed``. With ``warm_start=True`` (scikit-learn's
+        convention, e.g. :class:`dcai_lab.cnn.CNNClassifier`) one copy is refitted round after round,
+        starting from the previous round's solution; otherwise every round fits a fresh copy.
     oracle : ``oracle(pool_ids) -> labels``; None = the simulated oracle ``y_pool[pool_ids]``.
         A :class:`dcai_lab.widgets.LabelingWidget` can be the oracle.
     embeddings : array (N, k) for ``information_density`` and ``core_set`` (default ``X_pool``).
@@ -66,6 +68,8 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
         :func:`dcai_lab.widgets.uncertainty_explorer`).
     n_threads : BLAS / OpenMP threads (``threadpoolctl``); 1 by default, since the course's models
         are small and more threads mostly wait for each other. None = no limit.
+    stopping : stopping rules (:mod:`dcai_lab.stopping`), asked after every round's fit; the loop
+        runs on, and ``History.stops`` records the first round at which each would have stopped.
 
     Returns
     -------
@@ -92,6 +96,8 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     name, select, X_pool, y_pool, X_test, y_test, embeddings, model, initial, rng = _check_loop(
         strategy, X_pool, y_pool, X_test, y_test, embeddings, model, oracle, initial_labeled, batch_size, n_rounds,
         n_threads, seed)
+    rules = _check_stopping(stopping)
+    _check_options(candidates, progress, keep_scores, classes, y_test, oracle)
     initial_labels = _ask(oracle, y_pool, initial, None)
     classes = _classes(classes, y_pool, initial_labels, y_test)
     history = History(name, seed, classes, labeled_ids=initial, labels=initial_labels)
@@ -99,14 +105,17 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     labeled[initial] = True
     pool_mean = UnlabeledMean(embeddings, labeled)
     updating = _tell(candidates, initial)
+    warm, learner = model.get_params().get("warm_start") is True, clone(model)
     with threadpool_limits(n_threads), tqdm(range(n_rounds + 1), desc=f"active learning ({name})",
                                             disable=not progress, leave=False) as bar:
         try:
             for r in bar:
                 start = time.perf_counter()
-                fitted = clone(model).fit(X_pool[history.labeled_ids], history.labels)
+                fitted = (learner if warm else clone(model)).fit(X_pool[history.labeled_ids], history.labels)
                 trained = time.perf_counter() - start
                 accuracy = float(np.mean(fitted.predict(X_test) == y_test))
+                for rule in rules:
+                    history.record_stopping(rule.name, *rule(fitted, int(labeled.sum())))
                 ids = np.flatnonzero(~labeled) if candidates is None else np.asarray(candidates.ids(), np.int64)
                 ids = ids[~labeled[ids]]
                 selected, selecting, counted = np.zeros(0, np.int64), 0.0, _CountingModel(fitted)
@@ -186,6 +195,36 @@ def _classes(classes, y_pool, initial_labels: np.ndarray, y_test: np.ndarray) ->
     return classes
 
 
+def _check_options(candidates, progress, keep_scores, classes, y_test: np.ndarray, oracle) -> None:
+    """The loop's remaining arguments, before the oracle is asked: a candidate pool with ``ids()`` and
+    ``add_labeled()``, two booleans, a given class list (distinct, labels of the same kind as ``y_test``)
+    and the oracle (a function)."""
+    if oracle is not None and not callable(oracle):
+        raise ValueError(f"oracle must be a function oracle(pool_ids) -> labels (or a LabelingWidget), got "
+                         f"{type(oracle).__name__}")
+    if candidates is not None and not (callable(getattr(candidates, "ids", None))
+                                       and callable(getattr(candidates, "add_labeled", None))):
+        raise ValueError("candidates must be None or a candidate pool with .ids() and .add_labeled(ids), such as "
+                         f"dcai_lab.seals.CandidatePool; got {type(candidates).__name__}")
+    check_bool(progress, "progress")
+    check_bool(keep_scores, "keep_scores")
+    if classes is not None:
+        same_label_kind(check_labels(classes, "classes", distinct=True), y_test, "classes", "y_test")
+
+
+def _check_stopping(stopping) -> list:
+    """The stopping rules as a list, each reset for a new run; their names must differ."""
+    rules = [] if stopping is None else list(stopping)
+    for rule in rules:
+        if not (callable(rule) and hasattr(rule, "reset") and isinstance(getattr(rule, "name", None), str)):
+            raise ValueError(f"stopping must be a list of stopping rules (dcai_lab.stopping), got {rule!r}")
+        rule.reset()
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stopping rules need distinct names, got {names}; pass name=... to tell them apart")
+    return rules
+
+
 def _ask(oracle, y_pool, ids: np.ndarray, classes) -> np.ndarray:
     """The labels of ``ids``: from the oracle, or read from ``y_pool`` (the simulated oracle)."""
     labels = np.asarray(y_pool[ids] if oracle is None else oracle(ids))
@@ -227,7 +266,14 @@ class _CountingModel:
         return self.model.predict_proba(X)
 
     def __getattr__(self, name: str):
+        if name == "predict_proba_samples" and hasattr(self.model, name):  # T samples (MC dropout, a committee)
+            return self._samples
         return getattr(self.model, name)
+
+    def _samples(self, X, *args, **kwargs):
+        samples = self.model.predict_proba_samples(X, *args, **kwargs)
+        self.rows += int(np.prod(np.shape(samples)[:2]))  # T x len(X) rows: each sample scores every row
+        return samples
 
 
 def compare_strategies(strategies: Sequence, seeds: Sequence[int], X_pool, y_pool, X_test, y_test,
@@ -239,8 +285,12 @@ def compare_strategies(strategies: Sequence, seeds: Sequence[int], X_pool, y_poo
     """
     from tqdm.auto import tqdm
 
+    for values, name in ((strategies, "strategies"), (seeds, "seeds")):
+        if not isinstance(values, (list, tuple, range, np.ndarray)):
+            raise ValueError(f"{name} must be a list, e.g. ['random', 'entropy'] and [0, 1, 2]; got {values!r}")
     if len(strategies) == 0 or len(seeds) == 0:
         raise ValueError(f"give at least one strategy and one seed, got {len(strategies)} and {len(seeds)}")
-    grid = [(s, check_seed(seed)) for s in strategies for seed in seeds]
+    progress = check_bool(progress, "progress")
+    grid = [(s, check_seed(seed, "seeds")) for s in strategies for seed in seeds]
     return [run_active_learning(X_pool, y_pool, X_test, y_test, strategy=s, seed=seed, progress=False, **kwargs)
             for s, seed in tqdm(grid, desc="strategies x seeds", disable=not progress)]

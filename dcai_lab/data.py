@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dcai_lab._checks import check_choice, check_float, check_ids, check_int, check_seed
+from dcai_lab._checks import as_array, check_bool, check_choice, check_float, check_ids, check_int, check_path, \
+    check_seed
 
 __all__ = [
     "Dataset",
@@ -70,12 +71,18 @@ class Dataset:
     source_index: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.images = np.asarray(self.images)
+        self.images = as_array(self.images, "images")
         if self.images.dtype != np.uint8:
             raise ValueError(f"images must be uint8 (0..255), got {self.images.dtype}")
-        if self.images.ndim not in (3, 4):
-            raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got {self.images.shape}")
+        if self.images.ndim not in (3, 4) or (self.images.ndim == 4 and self.images.shape[-1] not in (1, 3)):
+            raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C) with C = 1 or 3 channels, got "
+                             f"{self.images.shape}")
+        if isinstance(self.class_names, (str, bytes)) or not isinstance(self.class_names, (list, tuple, np.ndarray)):
+            raise ValueError(f"class_names must be a list of names, one per class (e.g. ['cat', 'dog']), got "
+                             f"{self.class_names!r}")
         self.class_names = [str(c) for c in self.class_names]
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a str, got {self.name!r}")
         y = np.asarray(self.y)
         if y.ndim != 1 or y.dtype == bool or (len(y) and not np.issubdtype(y.dtype, np.integer)) \
                 or (len(y) and not 0 <= y.min() <= y.max() < len(self.class_names)):
@@ -121,10 +128,13 @@ class Dataset:
         >>> len(d.subset([0, 5])), len(d.subset(d.y == 3))
         (2, 183)
         """
-        mask = np.asarray(indices)
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a str (or None: keep this data set's name), got {name!r}")
+        mask = as_array(indices, "indices")
         if mask.dtype == bool:
             if mask.shape != (len(self),):
-                raise ValueError(f"a boolean mask must have one entry per item ({len(self)}), got shape {mask.shape}")
+                raise ValueError(f"indices (a boolean mask) must have one entry per item ({len(self)}), "
+                                 f"got shape {mask.shape}")
             indices = np.flatnonzero(mask)
         indices = check_ids(indices, len(self), "indices")
         return Dataset(self.images[indices], self.y[indices], list(self.class_names),
@@ -170,7 +180,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     Header: two zero bytes, a type code (0x08 = uint8), the number of
     dimensions, then one big-endian uint32 size per dimension.
     """
-    path = Path(path)
+    path = check_path(path, "path", allow_none=False)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         data = f.read()
@@ -193,8 +203,8 @@ def read_cifar10(folder: str | Path, train: bool = True) -> tuple[np.ndarray, np
 
     Returns images (N, 32, 32, 3) uint8 and labels (N,).
     """
-    folder = Path(folder)
-    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    folder = check_path(folder, "folder", allow_none=False)
+    names = [f"data_batch_{i}" for i in range(1, 6)] if check_bool(train, "train") else ["test_batch"]
     images, labels = [], []
     for name in names:
         with open(folder / name, "rb") as f:
@@ -237,7 +247,8 @@ def load_torchvision(name: str, root: str | Path | None = None, train: bool = Tr
         or the download failed; the message says what to do.
     """
     check_choice(name, "name", TORCHVISION_DATASETS)
-    root = DATA_DIR / "downloads" if root is None else Path(root)
+    root = DATA_DIR / "downloads" if root is None else check_path(root, "root")
+    train, download = check_bool(train, "train"), check_bool(download, "download")
     folder = {"mnist": root / "MNIST" / "raw", "fashion_mnist": root / "FashionMNIST" / "raw",
               "cifar10": root / "cifar-10-batches-py"}[name]
 
@@ -286,6 +297,7 @@ def make_rare(dataset: Dataset, rare_class: int, prevalence: float, seed: int = 
     >>> int((rare.y == 3).sum()), len(rare)
     (16, 1630)
     """
+    _check_dataset(dataset)
     rare_class = check_int(rare_class, "rare_class", min=0, max=dataset.n_classes - 1)
     prevalence = check_float(prevalence, "prevalence", min=0, max=1, min_open=True, max_open=True,
                              hint=" (a fraction such as 0.005)")
@@ -301,12 +313,18 @@ def make_rare(dataset: Dataset, rare_class: int, prevalence: float, seed: int = 
     return dataset.subset(keep, name=f"{dataset.name}-rare{rare_class}@{prevalence:g}")
 
 
+def _check_dataset(dataset) -> "Dataset":
+    if not isinstance(dataset, Dataset):
+        raise ValueError(f"dataset must be a Dataset (e.g. load_digits()), got {type(dataset).__name__}")
+    return dataset
+
+
 def _count(size: int | float, n: int, what: str) -> int:
     """An item count from a count (int) or a fraction of ``n`` (float)."""
     if isinstance(size, (float, np.floating)):
         size = check_float(size, what, min=0, max=1, max_open=True, hint="; pass an int for a count")
         return int(round(size * n))
-    return check_int(size, what, min=0, max=n, hint=" items (or a fraction, as a float)")
+    return check_int(size, what, min=0, max=n, hint=" (a count of items, or a fraction as a float)")
 
 
 def split(dataset: Dataset, train_size: int | float, test_size: int | float,
@@ -323,7 +341,7 @@ def split(dataset: Dataset, train_size: int | float, test_size: int | float,
     """
     from sklearn.model_selection import train_test_split
 
-    n = len(dataset)
+    n = len(_check_dataset(dataset))
     n_train, n_test = _count(train_size, n, "train_size"), _count(test_size, n, "test_size")
     seed = check_seed(seed)
     if n_train + n_test > n:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dcai_lab import _cache
-from dcai_lab._checks import check_bool, check_choice, check_images, check_int, unit_rows
+from dcai_lab._checks import check_bool, check_choice, check_images, check_int, check_path, unit_rows
 from dcai_lab.data import DATA_DIR
 from dcai_lab.encoder import EncoderUnavailableError, _to_tensor, checkpoint_path, load_encoder
 
@@ -65,7 +65,14 @@ def encode(encoder: "torch.nn.Module", images: Any, batch_size: int = 1024, prog
     >>> bool(np.allclose(encode(net, x, batch_size=2, progress=False), encode(net, x, progress=False), atol=1e-5))
     True
     """
-    return _encode(encoder, check_images(images), check_int(batch_size, "batch_size", min=1), progress, preprocess)
+    import torch
+
+    if not isinstance(encoder, torch.nn.Module):
+        raise ValueError(f"encoder must be a torch.nn.Module (e.g. load_encoder()), got {type(encoder).__name__}")
+    if preprocess is not None and not callable(preprocess):
+        raise ValueError(f"preprocess must be None or a function of a float batch, got {type(preprocess).__name__}")
+    return _encode(encoder, check_images(images), check_int(batch_size, "batch_size", min=1),
+                   check_bool(progress, "progress"), preprocess)
 
 
 def _encode(encoder, images: np.ndarray, batch_size: int, progress: bool, preprocess=None) -> np.ndarray:
@@ -187,6 +194,8 @@ def embed(images_or_dataset: Any, method: str = "ssl", normalize: bool = False, 
     check_choice(method, "method", METHODS)
     batch_size = check_int(batch_size, "batch_size", min=1)
     normalize, cache = check_bool(normalize, "normalize"), check_bool(cache, "cache")
+    download, progress = check_bool(download, "download"), check_bool(progress, "progress")
+    checkpoint, cache_dir = check_path(checkpoint, "checkpoint"), check_path(cache_dir, "cache_dir")
     images = check_images(images_or_dataset)
     if method == "pixels" or not cache:
         out = _compute(images, method, batch_size, checkpoint, download, progress)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dcai_lab._cache import atomic_write
-from dcai_lab._checks import check_choice, check_int
+from dcai_lab._checks import check_choice, check_int, check_path, check_seed
 from dcai_lab.data import DATA_DIR
 
 if TYPE_CHECKING:  # torch is imported inside the functions that need it: importing this module stays light
@@ -90,11 +90,17 @@ def save_encoder(encoder: "torch.nn.Module", path: str | Path, seed: int | None 
     """
     import torch
 
+    if not all(hasattr(encoder, a) for a in ("state_dict", "config", "kind", "training_info")):
+        raise ValueError(f"encoder must be an encoder from train_ssl_encoder, train_supervised_encoder or "
+                         f"load_encoder (it records its config and kind), got {type(encoder).__name__}")
+    path = check_path(path, "path", allow_none=False)
+    seed = None if seed is None else check_seed(seed)
+    if not isinstance(data, str):
+        raise ValueError(f"data must be a str describing the training data, got {data!r}")
     state = {name: t.detach().clone() for name, t in encoder.state_dict().items()}
     checkpoint = {"format": "dcai-lab-encoder", "arch_version": ARCH_VERSION, "config": dict(encoder.config),
                   "kind": encoder.kind, "training": {**encoder.training_info, "seed": seed, "data": data},
                   "state_dict": state}
-    path = Path(path)
     atomic_write(path, lambda f: torch.save(checkpoint, f))
     return path
 
@@ -124,8 +130,10 @@ def load_encoder(path: str | Path | None = None, kind: str = "ssl",
     import torch
 
     check_choice(kind, "kind", KINDS)
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"config must be a dict such as DIGITS_CONFIG, got {type(config).__name__}")
     shipped = path is None
-    path = checkpoint_path(kind) if shipped else Path(path)
+    path = checkpoint_path(kind) if shipped else check_path(path, "path")
     if not path.exists():
         raise EncoderUnavailableError(f"no encoder checkpoint at {path}; {RETRAIN_HINT}")
     try:

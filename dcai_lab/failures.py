@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcai_lab._checks import check_float, check_labels, check_probs
+from dcai_lab._checks import check_float, check_labels, check_probs, same_label_kind
 
 __all__ = ["failure_report", "failure_mask", "class_accuracy"]
 
@@ -24,7 +24,7 @@ __all__ = ["failure_report", "failure_mask", "class_accuracy"]
 def _check_report_input(y_true, probs, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y_true = check_labels(y_true, "y_true")
     probs = check_probs(probs, n_rows=len(y_true))
-    classes = np.arange(probs.shape[1]) if classes is None else check_labels(classes, "classes")
+    classes = np.arange(probs.shape[1]) if classes is None else check_labels(classes, "classes", distinct=True)
     if len(classes) != probs.shape[1]:
         raise ValueError(f"probs has {probs.shape[1]} columns but there are {len(classes)} classes; "
                          "use dcai_lab.strategies.predict_proba(model, X, classes) for one column per class")
@@ -41,7 +41,9 @@ def class_accuracy(y_true, y_pred, classes) -> np.ndarray:
     [0.5, 1.0, 0.0]
     """
     y_true = check_labels(y_true, "y_true")
-    y_pred, classes = check_labels(y_pred, "y_pred", n=len(y_true)), check_labels(classes, "classes")
+    y_pred, classes = check_labels(y_pred, "y_pred", n=len(y_true)), check_labels(classes, "classes", distinct=True)
+    same_label_kind(y_true, y_pred, "y_true", "y_pred")
+    same_label_kind(y_true, classes, "y_true", "classes")
     out = np.full(len(classes), np.nan)
     for j, c in enumerate(classes):
         mine = y_true == c

@@ -11,7 +11,20 @@ are scaled to unit length, so the inner product of two rows is their cosine simi
   ``theta ~= pi * h / n_bits``. faiss scans every code (fast popcounts on ``n_bits / 8`` bytes
   per point): the search is still linear in the pool, only cheaper per point;
 - ``"hnsw"``: a navigable small-world graph; a greedy walk visits a few hundred points per
-  query, so its search cost grows roughly like ``log n``.
+  query, so its search cost grows roughly like ``log n``;
+- ``"ivfsq"`` and ``"ivfpq"``: an inverted file of compressed vectors, for pools whose float
+  vectors do not fit in memory (notebook 02, section 12). k-means cuts the space into ``nlist``
+  cells and every point is stored, compressed, in the list of its cell; a query scans only the
+  lists of its ``nprobe`` nearest cells, ``n * nprobe / nlist`` codes instead of ``n``. The
+  codes: ``"ivfsq"`` keeps each coordinate in 8 bits (``d`` bytes instead of ``4 d``, error
+  ``range / 512`` per coordinate); ``"ivfpq"`` (product quantization, Jégou et al. 2011) cuts a
+  point's offset from its cell's centre into ``pq_bytes`` sub-vectors and keeps for each the
+  number of the nearest of 256 centroids: ``pq_bytes`` bytes, far smaller and far coarser.
+  Either can re-rank the ``rerank * k`` best codes of a query by their exact cosine, read from
+  the embeddings (a memory-mapped file works: only those rows are read).
+
+Embeddings given as a ``np.memmap`` of float32 unit rows (``np.load(path, mmap_mode="r")``,
+:mod:`dcai_lab.pool_files`) are not copied: they are checked and added to the index chunk by chunk.
 
 >>> rng = np.random.default_rng(0)
 >>> index = KnnIndex(rng.standard_normal((100, 8)), kind="flat")
@@ -29,12 +42,19 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from dcai_lab._checks import check_choice, check_ids, check_int, check_matrix, check_seed, unit_rows
+from dcai_lab._checks import CHUNK_ROWS, as_array, check_choice, check_ids, check_int, check_matrix, check_seed, some, \
+    unit_rows
 
-__all__ = ["KnnIndex", "recall_at_k", "INDEX_KINDS"]
+__all__ = ["KnnIndex", "recall_at_k", "exact_search", "ivf_settings", "INDEX_KINDS"]
 
-INDEX_KINDS = ("flat", "lsh", "hnsw")
+INDEX_KINDS = ("flat", "lsh", "hnsw", "ivfsq", "ivfpq")
+IVF_KINDS = ("ivfsq", "ivfpq")
 MAX_BITS = 16_384  # LSH: longer codes cost n * n_bits / 8 bytes and add little recall
+PQ_CENTROIDS = 256  # IVF-PQ: one byte per code
+TRAIN_PER_CENTROID = 39  # faiss's k-means wants at least 39 training points per centroid
+MIN_IVF_POINTS = PQ_CENTROIDS * TRAIN_PER_CENTROID  # 9,984 points train PQ's 256-centroid codebooks
+HNSW_CELLS = 1024  # IVF with more cells finds a point's cell with an HNSW graph of the centroids
+UNIT_TOLERANCE = 1e-4  # memory-mapped embeddings: |norm - 1| allowed without a copy
 
 
 class KnnIndex:
@@ -43,19 +63,29 @@ class KnnIndex:
     Parameters
     ----------
     embeddings : array (n, d); row ``i`` is pool id ``i``. Finite, no all-zero row.
-    kind : ``"flat"`` (exact, ``IndexFlatIP``), ``"lsh"`` (``IndexLSH``) or ``"hnsw"``
-        (``IndexHNSWFlat`` with the inner product); see the module docstring.
+    kind : ``"flat"`` (exact, ``IndexFlatIP``), ``"lsh"`` (``IndexLSH``), ``"hnsw"``
+        (``IndexHNSWFlat`` with the inner product), ``"ivfsq"`` (``IndexIVFScalarQuantizer``,
+        8 bits) or ``"ivfpq"`` (``IndexIVFPQ``); see the module docstring.
     n_bits : LSH code length, default ``4 * d`` (at most 16,384).
     hnsw_m : HNSW links per point, at least 2 (memory, build time and recall grow with it).
     ef_search, ef_construction : HNSW queue sizes while searching (faiss uses
         ``max(ef_search, k)``) and building.
-    seed : seeds LSH's random hyperplanes and HNSW's level generator.
+    seed : seeds LSH's random hyperplanes, HNSW's level generator and the IVF k-means.
+    nlist : IVF cells; default the power of two nearest ``sqrt(n)`` (at most ``n / 39``).
+    nprobe : IVF cells scanned per query (recall and search time grow with it).
+    pq_bytes : IVF-PQ bytes per point; it must divide ``d``; default ``d / 8`` (or the
+        nearest divisor of ``d`` below it).
+    rerank : IVF only: re-rank the ``rerank * k`` best codes of a query by their exact cosine,
+        read from the embeddings; 0 returns the codes' estimates. Default 0 for ``"ivfsq"``,
+        4 for ``"ivfpq"`` (its codes are too coarse to order close neighbours).
 
     Notes
     -----
-    Flat and LSH search are deterministic. The HNSW graph depends on the order in which
+    Flat, LSH and IVF search are deterministic. The HNSW graph depends on the order in which
     threads insert points, so it is built with one faiss thread: the same embeddings and
-    seed always give the same graph and the same neighbours.
+    seed always give the same graph and the same neighbours. The IVF kinds train on a seeded
+    sample of ``39 * nlist`` points (at least 9,984, the pool if smaller) and need at least
+    9,984 points.
 
     >>> x = np.random.default_rng(0).standard_normal((500, 16))
     >>> _, exact = KnnIndex(x, kind="flat").neighbors(np.arange(50), k=10)
@@ -65,33 +95,70 @@ class KnnIndex:
     """
 
     def __init__(self, embeddings, kind: str = "flat", n_bits: int | None = None, hnsw_m: int = 16,
-                 ef_search: int = 64, ef_construction: int = 40, seed: int = 0) -> None:
+                 ef_search: int = 64, ef_construction: int = 40, seed: int = 0, nlist: int | None = None,
+                 nprobe: int = 8, pq_bytes: int | None = None, rerank: int | None = None) -> None:
         import faiss
 
         self.kind = check_choice(kind, "kind", INDEX_KINDS)
-        x = check_matrix(embeddings, "embeddings", what="(n_points, dim)", dtype=None)
-        self.vectors = unit_rows(x, "embeddings", dtype=np.float32)
+        if isinstance(embeddings, np.memmap):
+            self.vectors = _unit_memmap(embeddings)
+        else:
+            x = check_matrix(embeddings, "embeddings", what="(n_points, dim)", dtype=None)
+            self.vectors = unit_rows(x, "embeddings", dtype=np.float32)
         n, d = self.vectors.shape
         self.n_bits = 4 * d if n_bits is None else check_int(n_bits, "n_bits", min=1, max=MAX_BITS)
         self.hnsw_m = check_int(hnsw_m, "hnsw_m", min=2, hint=" (faiss's HNSW needs at least 2 links per point)")
         self.ef_search = check_int(ef_search, "ef_search", min=1)
         self.ef_construction = check_int(ef_construction, "ef_construction", min=1)
         self.seed = check_seed(seed)
+        self.nprobe = check_int(nprobe, "nprobe", min=1)
+        rerank = (4 if self.kind == "ivfpq" else 0) if rerank is None else rerank
+        self.rerank = check_int(rerank, "rerank", min=0, hint=" (0 = no re-ranking)")
+        self.nlist = self.pq_bytes = None
+        if self.kind in IVF_KINDS:
+            self.nlist, self.pq_bytes = ivf_settings(self.kind, n, d, nlist, pq_bytes)
         if self.kind == "flat":
             self.index = faiss.IndexFlatIP(d)
-            self.index.add(self.vectors)
         elif self.kind == "lsh":
             self.index = faiss.IndexLSH(d, self.n_bits)  # rotate_data=True: random hyperplanes, threshold 0
             self.index.rrot.init(self.seed)
-            self.index.train(self.vectors)
-            self.index.add(self.vectors)
+            self.index.train(np.ascontiguousarray(self.vectors[:CHUNK_ROWS]))  # trains nothing on the data
+        elif self.kind in IVF_KINDS:
+            self.index = _train_ivf(self.vectors, self.nlist, self.pq_bytes, self.seed)
+            self.index.nprobe = min(self.nprobe, self.nlist)
         else:
             self.index = faiss.IndexHNSWFlat(d, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             self.index.hnsw.rng = faiss.RandomGenerator(self.seed)
             self.index.hnsw.efConstruction = self.ef_construction
             self.index.hnsw.efSearch = self.ef_search
-            with _faiss_threads(1):
-                self.index.add(self.vectors)
+            with _faiss_threads(1):  # all points in one call: the insertion order (hence the graph) is faiss's
+                self.index.add(np.ascontiguousarray(self.vectors))
+            return
+        for start in range(0, n, CHUNK_ROWS):  # a memory-mapped file is read one chunk at a time
+            self.index.add(np.ascontiguousarray(self.vectors[start:start + CHUNK_ROWS]))
+
+    @classmethod
+    def from_faiss(cls, index, embeddings, kind: str = "ivfsq", rerank: int | None = None) -> "KnnIndex":
+        """A KnnIndex around a faiss index built elsewhere over the same embeddings (row ``i`` is pool id ``i``).
+
+        For indexes made by :mod:`dcai_lab.knn_shards` (shards searched together, lists on disk) or
+        read with ``faiss.read_index``; ``kind`` says how to read its scores (``"lsh"``: Hamming
+        distances; ``"ivfsq"`` / ``"ivfpq"``: re-ranked by ``rerank`` as in the constructor). The
+        search settings (``nprobe``, ``efSearch``) are the index's own.
+        """
+        self = cls.__new__(cls)
+        self.kind = check_choice(kind, "kind", INDEX_KINDS)
+        self.vectors = _unit_memmap(embeddings) if isinstance(embeddings, np.memmap) else unit_rows(
+            check_matrix(embeddings, "embeddings", what="(n_points, dim)", dtype=None), "embeddings", np.float32)
+        if index.ntotal != len(self.vectors) or index.d != self.vectors.shape[1]:
+            raise ValueError(f"the faiss index holds {index.ntotal} vectors of {index.d} dimensions, the embeddings "
+                             f"{self.vectors.shape}: build the index over these embeddings (row i = pool id i)")
+        self.index, self.seed = index, None
+        self.n_bits = getattr(index, "nbits", None)
+        self.hnsw_m = self.ef_search = self.ef_construction = self.nlist = self.pq_bytes = self.nprobe = None
+        rerank = (4 if self.kind == "ivfpq" else 0) if rerank is None else rerank
+        self.rerank = check_int(rerank, "rerank", min=0, hint=" (0 = no re-ranking)")
+        return self
 
     def __len__(self) -> int:
         return self.vectors.shape[0]
@@ -125,7 +192,7 @@ class KnnIndex:
         ``queries`` is an array (m, d) of vectors embedded like the pool; for the neighbours
         of pool points use :meth:`neighbors`. Returns ``(similarities, pool_ids)`` as there.
         """
-        queries = np.asarray(queries)
+        queries = as_array(queries, "queries")
         if queries.ndim == 1 and np.issubdtype(queries.dtype, np.integer):
             raise ValueError("search takes query vectors (m, d); for the neighbours of pool ids use "
                              "index.neighbors(ids, k)")
@@ -138,10 +205,24 @@ class KnnIndex:
         """faiss's search of checked unit float32 queries: cosine similarities and pool ids (m, k)."""
         if len(unit_queries) == 0:
             return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
+        if self.kind in IVF_KINDS and self.rerank:
+            return self._reranked(unit_queries, k)
         scores, found = self.index.search(unit_queries, k)
         found = found.astype(np.int64)
         sims = np.cos(np.pi * scores / self.n_bits) if self.kind == "lsh" else scores
         return np.where(found < 0, -np.inf, sims).astype(np.float32), found
+
+    def _reranked(self, unit_queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """IVF: the ``rerank * k`` best codes per query, re-ranked by the exact cosine of their vectors."""
+        _, found = self.index.search(unit_queries, min(len(self), self.rerank * k))
+        found = found.astype(np.int64)
+        rows = np.unique(found[found >= 0])  # sorted: a memory-mapped file is read in order
+        vectors = np.asarray(self.vectors[rows], dtype=np.float32)
+        where = np.searchsorted(rows, np.maximum(found, 0))
+        sims = np.einsum("qkd,qd->qk", vectors[where], unit_queries)
+        sims[found < 0] = -np.inf
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]  # ties keep the codes' order
+        return np.take_along_axis(sims, order, axis=1).astype(np.float32), np.take_along_axis(found, order, axis=1)
 
     # ------------------------------------------------------------------ LSH, inside
 
@@ -193,6 +274,116 @@ def recall_at_k(approx_ids, exact_ids) -> float:
         raise ValueError(f"approx_ids and exact_ids must be pool ids (integers), got {approx.dtype} and {exact.dtype}")
     hits = sum(len(np.intersect1d(a[a >= 0], e[e >= 0])) for a, e in zip(approx, exact))
     return float(hits / exact.size)
+
+
+def ivf_settings(kind: str, n: int, d: int, nlist: int | None = None, pq_bytes: int | None = None):
+    """``(nlist, pq_bytes)`` of an IVF index over ``n`` points of ``d`` dimensions, checked or defaulted.
+
+    ``nlist`` defaults to the power of two nearest ``sqrt(n)``, at most ``n / 39`` (k-means
+    needs 39 points per cell); ``pq_bytes`` (``"ivfpq"`` only, else None) must divide ``d``,
+    default ``d / 8``.
+
+    >>> ivf_settings("ivfpq", 1_000_000, 128)
+    (1024, 16)
+    """
+    kind = check_choice(kind, "kind", IVF_KINDS)
+    if n < MIN_IVF_POINTS:
+        raise ValueError(f"kind={kind!r} needs at least {MIN_IVF_POINTS:,} points to train its cells and codes, "
+                         f"got {n:,}; use kind='flat' or 'hnsw' for a pool this small")
+    most = max(1, n // TRAIN_PER_CENTROID)
+    default_nlist = min(most, 2 ** int(round(np.log2(np.sqrt(n)))))
+    nlist = default_nlist if nlist is None else check_int(
+        nlist, "nlist", min=1, max=most, hint=f" (k-means needs {TRAIN_PER_CENTROID} points per cell)")
+    if kind != "ivfpq":
+        return nlist, None
+    if pq_bytes is None:
+        pq_bytes = max(b for b in range(1, max(1, d // 8) + 1) if d % b == 0)
+    pq_bytes = check_int(pq_bytes, "pq_bytes", min=1, max=d)
+    if d % pq_bytes:
+        raise ValueError(f"pq_bytes must divide the embedding dimension {d}, got {pq_bytes}; "
+                         f"try one of {[b for b in range(1, min(d, 64) + 1) if d % b == 0]}")
+    return nlist, pq_bytes
+
+
+def exact_search(embeddings, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact ``k`` largest inner products of each query with the rows of ``embeddings``, chunk by chunk.
+
+    ``(similarities, ids)`` of shape (m, k), largest first (equal similarities in any order).
+    Reads the embeddings (a memory-mapped file works) one chunk of rows at a time
+    (``faiss.knn`` per chunk, merged with ``faiss.ResultHeap``), so memory stays at one chunk:
+    the reference against which approximate indexes are measured on huge pools. For unit
+    rows the inner product is the cosine similarity.
+
+    >>> x = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    >>> sims, ids = exact_search(x, [[1.0, 0.0]], k=2)
+    >>> ids.tolist(), np.round(sims.astype(float), 2).tolist()
+    ([[0, 2]], [[1.0, 0.6]])
+    """
+    import faiss
+
+    if not isinstance(embeddings, np.memmap):
+        embeddings = check_matrix(embeddings, "embeddings", what="(n_points, dim)", dtype=None)
+    elif embeddings.ndim != 2:
+        raise ValueError(f"embeddings must be a 2-D array (n_points, dim), got shape {embeddings.shape}")
+    n, d = embeddings.shape
+    queries = check_matrix(queries, "queries", what=f"(m, {d}), one vector per query", n_cols=d, dtype=np.float32)
+    k = check_int(k, "k", min=1, max=n, hint=f" (there are {n} rows)")
+    heap = faiss.ResultHeap(len(queries), k, keep_max=True)
+    for start in range(0, n, CHUNK_ROWS):
+        chunk = np.ascontiguousarray(embeddings[start:start + CHUNK_ROWS], dtype=np.float32)
+        sims, ids = faiss.knn(queries, chunk, min(k, len(chunk)), metric=faiss.METRIC_INNER_PRODUCT)
+        heap.add_result(sims, ids + start)
+    heap.finalize()
+    return heap.D, heap.I
+
+
+def _unit_memmap(vectors: np.memmap) -> np.memmap:
+    """A memory-mapped embedding file, checked chunk by chunk (float32, finite unit rows) and returned as is."""
+    if vectors.ndim != 2 or vectors.dtype != np.float32 or 0 in vectors.shape:
+        raise ValueError(f"memory-mapped embeddings must be a float32 array (n_points, dim), got dtype "
+                         f"{vectors.dtype} and shape {vectors.shape}")
+    for start in range(0, len(vectors), CHUNK_ROWS):
+        norms = np.linalg.norm(vectors[start:start + CHUNK_ROWS], axis=1)
+        bad = np.flatnonzero(~(np.abs(norms - 1) <= UNIT_TOLERANCE))  # NaN fails too
+        if len(bad):
+            raise ValueError(f"memory-mapped embeddings must hold finite unit rows (embed(..., normalize=True)), "
+                             f"rows {some(bad + start)} do not; normalise them into a new file, or load them into "
+                             "memory (np.asarray) to be normalised here")
+    return vectors
+
+
+def _train_ivf(vectors, nlist: int, pq_bytes: int | None, seed: int):
+    """An empty, trained IVF index (inner product): k-means cells, and the codes' ranges (SQ, ``pq_bytes``
+    None) or codebooks (PQ), from a seeded sample.
+
+    Above ``HNSW_CELLS`` cells the centroids go into an HNSW graph (built with one thread:
+    deterministic), so that assigning each of ``n`` points to its cell costs about ``log nlist``
+    comparisons instead of ``nlist`` (faiss's advice for large ``nlist``).
+    """
+    import faiss
+
+    n, d = vectors.shape
+    n_train = min(n, max(MIN_IVF_POINTS, TRAIN_PER_CENTROID * nlist))
+    sample = np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False))
+    train = np.ascontiguousarray(vectors[sample], dtype=np.float32)
+    kmeans = faiss.Kmeans(d, nlist, niter=10, seed=seed, spherical=True, verbose=False)
+    kmeans.train(train)
+    if nlist > HNSW_CELLS:
+        quantizer = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+        quantizer.hnsw.rng = faiss.RandomGenerator(seed)
+        quantizer.hnsw.efSearch = 64
+    else:
+        quantizer = faiss.IndexFlatIP(d)
+    with _faiss_threads(1):
+        quantizer.add(kmeans.centroids)
+    if pq_bytes is None:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_bytes, 8, faiss.METRIC_INNER_PRODUCT)
+        index.pq.cp.seed = seed
+    index.train(train)  # the quantizer is full, so this trains the codes only
+    return index
 
 
 @contextmanager

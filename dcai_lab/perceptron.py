@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_choice, check_float, check_int, check_seed, check_vector
+from dcai_lab._checks import check_bool, check_choice, check_float, check_int, check_matrix, check_seed, \
+    check_vector, some
 from dcai_lab.scaling import fit_power_law
 
 __all__ = ["generalization_error", "train_max_margin", "perceptron_teacher_student", "plot_perceptron_pruning",
@@ -44,6 +45,11 @@ def generalization_error(J: np.ndarray, T: np.ndarray) -> float:
     J, T = check_vector(J, "J"), check_vector(T, "T")
     if len(J) != len(T) or not np.any(J) or not np.any(T):
         raise ValueError(f"J and T must be non-zero vectors of the same length, got lengths {len(J)} and {len(T)}")
+    return _generalization_error(J, T)
+
+
+def _generalization_error(J: np.ndarray, T: np.ndarray) -> float:
+    """:func:`generalization_error` of checked vectors."""
     R = float(J @ T / (np.linalg.norm(J) * np.linalg.norm(T)))
     return float(np.arccos(np.clip(R, -1.0, 1.0)) / np.pi)
 
@@ -56,6 +62,16 @@ def train_max_margin(X: np.ndarray, y: np.ndarray, C: float = 100.0) -> np.ndarr
     the student of Sorscher et al.'s analysis. With one class only it falls back to the
     Hebbian rule ``J = sum_i y_i x_i``.
     """
+    X = check_matrix(X, "X", what="(P, N), one input per row")
+    y = check_vector(y, "y", n=len(X))
+    if not np.isin(y, (-1, 1)).all():
+        raise ValueError(f"y must hold the labels -1 and +1 (the sign of the teacher's output), got "
+                         f"{some(y[~np.isin(y, (-1, 1))])}")
+    return _train_max_margin(X, y, check_float(C, "C", min=0, min_open=True))
+
+
+def _train_max_margin(X: np.ndarray, y: np.ndarray, C: float = 100.0) -> np.ndarray:
+    """:func:`train_max_margin` of checked input."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
@@ -113,7 +129,7 @@ def perceptron_teacher_student(N: int = 100, alphas: Sequence[float] = (1, 2, 4,
             if probe == "teacher":
                 J_probe = _rotate(teacher, probe_angle, rng)
             else:
-                J_probe = train_max_margin(X, y)
+                J_probe = _train_max_margin(X, y)
             easy_first = np.argsort(-np.abs(X @ J_probe), kind="stable")  # largest margin first
             all_data_error = None  # f = 1 keeps everything, easy or hard: train once
             for f in fractions:
@@ -125,7 +141,7 @@ def perceptron_teacher_student(N: int = 100, alphas: Sequence[float] = (1, 2, 4,
                     elif n_keep == P and all_data_error is not None:
                         error = all_data_error
                     else:
-                        error = generalization_error(train_max_margin(X[idx], y[idx]), teacher)
+                        error = _generalization_error(_train_max_margin(X[idx], y[idx]), teacher)
                     if n_keep == P:
                         all_data_error = error
                     rows.append({"alpha": alpha, "fraction": f, "keep": k, "alpha_prune": n_keep / N,
@@ -133,21 +149,42 @@ def perceptron_teacher_student(N: int = 100, alphas: Sequence[float] = (1, 2, 4,
     return pd.DataFrame(rows)
 
 
-def _check_theory(N, alphas, fractions, keep, probe, probe_angle, n_seeds, seed):
+def _check_theory(N, alphas, fractions, keep, probe, probe_angle, n_seeds, seed, alphas_name="alphas"):
     """The checks of :func:`perceptron_teacher_student` and :func:`pruning_frontier`: keeps, alphas, fractions."""
-    keeps = ["easy", "hard"] if keep == "both" else [keep] if isinstance(keep, str) else list(keep)
-    if not keeps or any(k not in ("easy", "hard") for k in keeps):
+    keeps = ["easy", "hard"] if keep == "both" else [keep] if isinstance(keep, str) else (
+        list(keep) if isinstance(keep, (list, tuple)) else None)
+    if not keeps or any(not isinstance(k, str) or k not in ("easy", "hard") for k in keeps):
         raise ValueError(f"keep must be 'easy', 'hard', 'both' or a list of them, got {keep!r}")
     check_choice(probe, "probe", PROBES)
     check_int(N, "N", min=2, hint=" (the input dimension)")
     check_float(probe_angle, "probe_angle", min=0, max=np.pi, hint=" (radians)")
     check_int(n_seeds, "n_seeds", min=1)
     check_seed(seed)
-    alphas = [check_float(a, "alphas", min=0, min_open=True, hint=" (examples per dimension)") for a in alphas]
+    alphas, fractions = _values(alphas, alphas_name), _values(fractions, "fractions")
+    alphas = [check_float(a, alphas_name, min=0, min_open=True, hint=" (examples per dimension)") for a in alphas]
     fractions = [check_float(f, "fractions", min=0, max=1, min_open=True) for f in fractions]
     if not alphas or not fractions:
-        raise ValueError(f"alphas and fractions must hold at least one value each, got {alphas} and {fractions}")
+        raise ValueError(f"{alphas_name} and fractions must hold at least one value each, got {alphas} and "
+                         f"{fractions}")
     return keeps, alphas, fractions
+
+
+def _check_frame(frame, name: str, columns, what: str) -> None:
+    """A pandas DataFrame with the given columns, at least one row."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+        raise ValueError(f"{name} must be {what} (a non-empty DataFrame), got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks the columns {missing}: pass {what}")
+
+
+def _values(values, name: str) -> list:
+    """A sequence of numbers as a list (a single number, a string or a mapping is refused)."""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of numbers, e.g. (1, 2, 4), got {values!r}")
+    return list(values)
 
 
 def _rotate(v: np.ndarray, angle: float, rng: np.random.Generator) -> np.ndarray:
@@ -167,6 +204,9 @@ def plot_perceptron_pruning(results, fit_f1: bool = True):
     """
     import matplotlib.pyplot as plt
 
+    _check_frame(results, "results", ("alpha", "fraction", "keep", "alpha_prune", "error"),
+                 "the DataFrame perceptron_teacher_student returns")
+    fit_f1 = check_bool(fit_f1, "fit_f1")
     mean = results.groupby(["fraction", "keep", "alpha"], as_index=False)[["alpha_prune", "error"]].mean()
     fractions = sorted(mean["fraction"].unique())
     colors = plt.cm.viridis(np.linspace(0, 0.85, len(fractions)))
@@ -224,7 +264,9 @@ def pruning_frontier(N: int = 50, alphas_kept: Sequence[float] = (1, 2, 4, 8),
     """
     import pandas as pd
 
-    _, alphas_kept, fractions = _check_theory(N, alphas_kept, fractions, keep, probe, probe_angle, n_seeds, seed)
+    check_choice(keep, "keep", ("hard", "easy"))
+    _, alphas_kept, fractions = _check_theory(N, alphas_kept, fractions, keep, probe, probe_angle, n_seeds, seed,
+                                              alphas_name="alphas_kept")
     if 1.0 not in fractions:
         raise ValueError(f"fractions must include 1.0 (no pruning, the reference), got {fractions}")
     runs = []
@@ -252,6 +294,8 @@ def plot_pruning_frontier(frontier, ax=None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.2))
+    _check_frame(frontier, "frontier", ("alpha_kept", "fraction", "error", "best"),
+                 "the DataFrame pruning_frontier returns")
     fractions = sorted(frontier["fraction"].unique(), reverse=True)
     colors = plt.cm.viridis(np.linspace(0, 0.85, len(fractions)))
     for f, color in zip(fractions[1:], colors[1:]):

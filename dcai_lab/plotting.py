@@ -10,12 +10,14 @@ from typing import Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_int
+from dcai_lab._checks import as_array, check_int
 
 
 def show_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,
                 size: float = 1.0, cmap: str = "gray_r", suptitle: str | None = None):
     """Draw ``images`` (N x H x W, or N x H x W x 3) in a grid, with optional titles; returns the figure.
+
+    Any finite numbers: grey images are scaled to their own range (e.g. the mean of uint8 digits).
 
     >>> import numpy as np
     >>> fig = show_images(np.zeros((3, 8, 8), dtype=np.uint8), titles=["a", "b", "c"])
@@ -24,9 +26,18 @@ def show_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: 
     """
     import matplotlib.pyplot as plt
 
-    images = np.asarray(images)
-    if images.ndim not in (3, 4) or len(images) == 0:
+    images = as_array(images, "images")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4) or len(images) == 0 or (images.ndim == 4 and images.shape[-1] != 3):
         raise ValueError(f"images must be a non-empty (N, H, W) or (N, H, W, 3) array, got shape {images.shape}")
+    if images.dtype == bool or not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+        raise ValueError(f"images must hold numbers (uint8 0..255, or floats), got dtype {images.dtype}")
+    finite = np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"images hold NaN or infinity (image {int(np.flatnonzero(~finite)[0])}); fix or drop them")
+    if titles is not None and (isinstance(titles, str) or not hasattr(titles, "__len__")):
+        raise ValueError(f"titles must be a list of str, one per image, got {titles!r}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = min(check_int(ncols, "ncols", min=1), len(images))
@@ -52,7 +63,9 @@ def plot_class_counts(y: np.ndarray, class_names: Sequence[str], ax=None, title:
     """A bar chart of how many items each class has; returns the axes."""
     import matplotlib.pyplot as plt
 
-    y = np.asarray(y)
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple, np.ndarray)):
+        raise ValueError(f"class_names must be a list of names, one per class, got {class_names!r}")
+    y = as_array(y, "y")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= len(class_names))):
         raise ValueError(f"y must be class indices 0..{len(class_names) - 1}, one per item")
     counts = np.bincount(y, minlength=len(class_names))
@@ -73,6 +86,11 @@ def plot_learning_curves(histories, ax=None, metric: str = "accuracy"):
     """
     import pandas as pd
 
+    from dcai_lab.history import History
+
+    if not isinstance(histories, (list, tuple)) or not all(isinstance(h, History) for h in histories):
+        raise ValueError(f"histories must be a list of History (what compare_strategies returns), got "
+                         f"{type(histories).__name__}")
     if not histories:
         raise ValueError("no histories to plot; pass the list that compare_strategies returns")
     if ax is None:
@@ -80,7 +98,7 @@ def plot_learning_curves(histories, ax=None, metric: str = "accuracy"):
 
         _, ax = plt.subplots(figsize=(6, 4))
     frame = pd.concat([h.to_frame() for h in histories], ignore_index=True)
-    if metric not in frame.columns:
+    if not isinstance(metric, str) or metric not in frame.columns:
         raise ValueError(f"metric must be a column of History.to_frame(), such as 'accuracy'; got {metric!r}")
     for name, group in frame.groupby("strategy", sort=False):
         stats = group.groupby("n_labeled")[metric].agg(["mean", "std"])
@@ -111,8 +129,14 @@ def plot_dashboard(runs: dict, focus_class, classes: Sequence, title: str = "dat
     """
     from matplotlib.figure import Figure
 
+    import pandas as pd
+
+    if not isinstance(runs, dict) or not all(isinstance(f, pd.DataFrame) for f in runs.values()):
+        raise ValueError(f"runs must be a dict {{name: DataFrame}}, got {type(runs).__name__}")
     if not runs:
         raise ValueError("give at least one run: {name: DataFrame}")
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple, range, np.ndarray)):
+        raise ValueError(f"classes must be a list of the classes, got {classes!r}")
     if len(runs) > 4:
         raise ValueError(f"the dashboard compares at most 4 runs, got {len(runs)}")
     columns = [f"class {c}" for c in classes]
@@ -158,7 +182,15 @@ def plot_dashboard(runs: dict, focus_class, classes: Sequence, title: str = "dat
 
 
 def image_tile(ax, image: np.ndarray, title: str = "", frame: str = "0.75", width: float = 1.0) -> None:
-    """Draw one image in ``ax`` without ticks, framed in colour ``frame`` of line width ``width``."""
+    """Draw one image in ``ax`` without ticks, framed in colour ``frame`` of line width ``width``.
+
+    ``image`` is (H, W) or (H, W, 1) (grey, dark ink on white) or (H, W, 3) (colour).
+    """
+    image = as_array(image, "image")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)) or image.dtype == object:
+        raise ValueError(f"image must be one image (H, W) or (H, W, C) with 1, 3 or 4 channels, got shape "
+                         f"{image.shape} and dtype {image.dtype}")
+    image = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
     ax.imshow(image, cmap=None if image.ndim == 3 else "gray_r")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -173,7 +205,44 @@ def figure_png(fig, dpi: int = 80) -> bytes:
     """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``); the figure is closed afterwards."""
     import matplotlib.pyplot as plt
 
+    if not callable(getattr(fig, "savefig", None)):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    dpi = check_int(dpi, "dpi", min=10, hint=" (dots per inch, e.g. 80)")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- stopping rules
+
+
+def plot_stopping(history, ax=None):
+    """One run's learning curve with a dashed line where each stopping rule would have stopped (notebook 05).
+
+    ``history`` comes from :func:`dcai_lab.active.run_active_learning` with ``stopping=[...]``;
+    the legend gives each rule's labels and test accuracy at its stop (rules that never
+    stopped are listed as such). Returns the axes.
+    """
+    if not getattr(history, "stops", None):
+        raise ValueError("the history records no stopping rule; run the loop with stopping=[...] "
+                         "(dcai_lab.stopping)")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(history.n_labeled, history.accuracy, marker=".", color="0.3",
+            label=f"{history.strategy} (seed {history.seed})")
+    for (rule, r), color in zip(history.stops.items(), ("tab:red", "tab:green", "tab:purple", "tab:orange",
+                                                         "tab:brown", "tab:pink")):
+        if r is None:
+            ax.plot([], [], " ", label=f"{rule}: never stopped")
+            continue
+        ax.axvline(history.n_labeled[r], color=color, linestyle="--",
+                   label=f"{rule}: {history.n_labeled[r]} labels, accuracy {history.accuracy[r]:.3f}")
+        ax.plot(history.n_labeled[r], history.accuracy[r], "o", color=color)
+    ax.set_xlabel("labeled examples")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcai_lab._checks import check_choice, check_ids, check_int, check_seed, check_vector
+from dcai_lab._checks import check_choice, check_ids, check_int, check_matrix, check_model, check_seed, check_vector
+from dcai_lab.history import History
 from dcai_lab.knn import KnnIndex
 
 __all__ = ["RARE_METHODS", "initial_rare_labels", "positives_found", "rare_average_precision", "rare_search_curve",
@@ -71,7 +72,10 @@ def rare_average_precision(model, X_test, is_positive_test) -> float:
     """
     from sklearn.metrics import average_precision_score
 
-    proba = model.predict_proba(np.asarray(X_test))
+    check_model(model)
+    if not hasattr(model, "classes_"):
+        raise ValueError(f"model ({type(model).__name__}) has no classes_: pass a fitted classifier")
+    proba = model.predict_proba(check_matrix(X_test, "X_test", what="(n_test, n_features)", dtype=None))
     classes = list(model.classes_)
     score = proba[:, classes.index(1)] if 1 in classes else np.zeros(len(proba))
     return float(average_precision_score(_flags(is_positive_test, "is_positive_test", len(proba)).astype(int), score))
@@ -90,7 +94,10 @@ def rare_search_curve(history, X_pool, is_positive, X_test, is_positive_test, mo
     from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(max_iter=1000) if model is None else model
+    if not isinstance(history, History):
+        raise ValueError(f"history must be the History of a run (run_active_learning, run_seals), "
+                         f"got {type(history).__name__}")
+    model = LogisticRegression(max_iter=1000) if model is None else check_model(model)
     if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
         model = clone(model).set_params(random_state=history.seed)
     X_pool = np.asarray(X_pool)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_int, check_labels, check_seed, check_vector, same_label_kind
+from dcai_lab._checks import check_int, check_labels, check_rng, check_seed, check_vector, same_label_kind
 
 __all__ = ["PowerLawFit", "fit_power_law", "random_selector", "learning_curve"]
 
@@ -41,8 +41,13 @@ class PowerLawFit:
     rmse: float
 
     def predict(self, n) -> np.ndarray:
-        """The fitted error at training set size(s) ``n``."""
-        return self.a * np.asarray(n, dtype=np.float64) ** (-self.b) + self.c
+        """The fitted error at training set size(s) ``n`` (positive numbers)."""
+        sizes = np.asarray(n)
+        numbers = sizes.dtype != bool and (np.issubdtype(sizes.dtype, np.integer)
+                                           or np.issubdtype(sizes.dtype, np.floating))
+        if not numbers or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+            raise ValueError(f"n must be positive training set sizes, got {n!r}")
+        return self.a * sizes.astype(np.float64) ** (-self.b) + self.c
 
     def __str__(self) -> str:
         return f"error = {self.a:.4g} * n^(-{self.b:.3f}) + {self.c:.4f}  (R² on log error {self.r2:.3f})"
@@ -108,7 +113,9 @@ def fit_power_law(n, error) -> PowerLawFit:
 
 def random_selector(X: np.ndarray, y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """The default selector of :func:`learning_curve`: ``size`` indices at random, without replacement."""
-    return rng.choice(len(X), size=size, replace=False)
+    n = len(X) if hasattr(X, "__len__") else 0
+    return check_rng(rng).choice(n, size=check_int(size, "size", min=0, max=n, hint=" (at most len(X))"),
+                                 replace=False)
 
 
 def _test_error(model, X_test: np.ndarray, y_test: np.ndarray) -> float:
@@ -164,6 +171,12 @@ def learning_curve(train_fn: Callable, X: np.ndarray, y: np.ndarray, sizes: Sequ
     y_test = check_labels(y_test, "y_test", n=len(X_test))
     same_label_kind(y, y_test, "y", "y_test")
     selector = selector or random_selector
+    if not callable(selector):
+        raise ValueError(f"selector must be a function selector(X, y, size, rng) -> indices, got "
+                         f"{type(selector).__name__}")
+    for values, name in ((sizes, "sizes"), (seeds, "seeds")):
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+            raise ValueError(f"{name} must be a sequence of integers, e.g. [10, 100], got {values!r}")
     sizes = [check_int(size, "sizes", min=1, max=len(X), hint=" (each at most the training examples available)")
              for size in sizes]
     seeds = [check_seed(seed, "seeds") for seed in seeds]

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcai_lab._checks import check_ids, check_int
-from dcai_lab.knn import KnnIndex
+from dcai_lab._checks import as_array, check_choice, check_ids, check_int
+from dcai_lab.knn import INDEX_KINDS, KnnIndex
 
 __all__ = ["CandidatePool", "run_seals"]
 
@@ -61,7 +61,8 @@ class CandidatePool:
         self._candidate = np.zeros(len(index), dtype=bool)
         self.n_searched = 0
         self.sizes: list[int] = []
-        if len(np.asarray(labeled)):
+        labeled = check_ids(labeled, len(index), "labeled")
+        if len(labeled):
             self.add_labeled(labeled)
 
     def add_labeled(self, ids) -> None:
@@ -135,9 +136,15 @@ def run_seals(X_pool, y_pool, X_test, y_test, embeddings=None, k: int = 100, ind
     if index is None:
         if embeddings is None:
             raise ValueError("run_seals needs embeddings (n_pool, d) or a prebuilt index")
+        check_choice(index_kind, "index_kind", INDEX_KINDS)
+        if index_options is not None and not isinstance(index_options, dict):
+            raise ValueError(f"index_options must be a dict of KnnIndex arguments (e.g. {{'n_bits': 256}}), "
+                             f"got {type(index_options).__name__}")
         index = KnnIndex(embeddings, kind=index_kind, seed=seed, **(index_options or {}))
     if not isinstance(index, KnnIndex):
         raise ValueError(f"index must be a KnnIndex over the pool's embeddings, got {type(index).__name__}")
+    if as_array(X_pool, "X_pool").ndim != 2:
+        raise ValueError(f"X_pool must be a 2-D array (n_pool, n_features), got shape {np.shape(X_pool)}")
     if len(index) != len(X_pool):
         raise ValueError(f"the index holds {len(index)} points but X_pool has {len(X_pool)}: "
                          "row i of the embeddings must be pool item i")

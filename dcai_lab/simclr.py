@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from dcai_lab._checks import check_float, check_images, check_int, check_labels, check_seed
+from dcai_lab._checks import check_bool, check_float, check_fraction, check_images, check_int, check_labels, \
+    check_seed
 from dcai_lab.encoder import _to_tensor, build_encoder
 
 if TYPE_CHECKING:
@@ -53,7 +54,35 @@ def augment_views(x: "torch.Tensor", generator: "torch.Generator", max_rotation:
     sampled bilinearly; then intensity jitter ``x * (1 +- contrast) +- brightness``,
     Gaussian pixel noise, and (with probability ``erase_prob``) a blanked quarter-size patch.
     All randomness comes from ``generator``: the same generator state gives the same views.
+
+    >>> import torch
+    >>> views = augment_views(torch.zeros(3, 1, 8, 8), torch.Generator().manual_seed(0))
+    >>> views.shape
+    torch.Size([3, 1, 8, 8])
     """
+    import torch
+
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point() or 0 in x.shape:
+        raise ValueError(f"x must be a float tensor of images (B, C, H, W) in [0, 1], got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0); "
+                         f"got {type(generator).__name__}")
+    settings = dict(max_rotation=max_rotation, max_scale=max_scale, max_shear=max_shear, max_shift=max_shift,
+                    elastic=elastic, contrast=contrast, brightness=brightness, noise=noise)
+    for name, value in settings.items():
+        check_float(value, name, min=0)
+    if max_scale >= 1:
+        raise ValueError(f"max_scale must be below 1 (a zoom of 1 - max_scale must stay positive), got {max_scale}")
+    return _augment_views(x, generator, erase_prob=check_fraction(erase_prob, "erase_prob", allow_zero=True),
+                          **settings)
+
+
+def _augment_views(x: "torch.Tensor", generator: "torch.Generator", max_rotation: float = 15.0,
+                   max_scale: float = 0.15, max_shear: float = 0.15, max_shift: float = 0.15,
+                   elastic: float = 0.08, contrast: float = 0.4, brightness: float = 0.1,
+                   noise: float = 0.05, erase_prob: float = 0.5) -> "torch.Tensor":
+    """:func:`augment_views` of a checked batch and settings (the training loop's defaults)."""
     import torch
     import torch.nn.functional as F
 
@@ -93,6 +122,21 @@ def nt_xent_loss(z1: "torch.Tensor", z2: "torch.Tensor", temperature: float = 0.
     >>> float(nt_xent_loss(z, z, temperature=0.1)) < 1e-3     # each view finds its partner
     True
     """
+    import torch
+
+    for name, z in (("z1", z1), ("z2", z2)):
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or not z.is_floating_point() or 0 in z.shape:
+            raise ValueError(f"{name} must be a float tensor (batch, dim) of projections, got "
+                             f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
+    if z1.shape != z2.shape:
+        raise ValueError(f"z1 and z2 must have the same shape (view i of z1 pairs with view i of z2), got "
+                         f"{tuple(z1.shape)} and {tuple(z2.shape)}")
+    return _nt_xent(z1, z2, check_float(temperature, "temperature", min=0, min_open=True,
+                                        hint=" (SimCLR uses about 0.1)"))
+
+
+def _nt_xent(z1: "torch.Tensor", z2: "torch.Tensor", temperature: float) -> "torch.Tensor":
+    """:func:`nt_xent_loss` of checked views."""
     import torch
     import torch.nn.functional as F
 
@@ -136,8 +180,12 @@ def _training_setup(images: Any, width: int, embedding_dim: int, seed: int, head
     return x, generator, encoder, head, config
 
 
-def _check_training(epochs, seed, batch_size, lr, weight_decay, num_threads) -> None:
+def _check_training(epochs, seed, batch_size, lr, weight_decay, num_threads, width, embedding_dim,
+                    progress) -> None:
     """The checks both training functions share."""
+    check_int(width, "width", min=1)
+    check_int(embedding_dim, "embedding_dim", min=1)
+    check_bool(progress, "progress")
     check_int(epochs, "epochs", min=1)
     check_seed(seed)
     check_int(batch_size, "batch_size", min=2, hint=" (contrastive and batch-norm training need 2 or more)")
@@ -178,14 +226,14 @@ def train_ssl_encoder(images: Any, epochs: int = 100, seed: int = 0, batch_size:
     num_threads : torch threads while training (default: all cores).
     progress : show a tqdm bar with the loss.
     """
-    _check_training(epochs, seed, batch_size, lr, weight_decay, num_threads)
+    _check_training(epochs, seed, batch_size, lr, weight_decay, num_threads, width, embedding_dim, progress)
     temperature = check_float(temperature, "temperature", min=0, min_open=True, hint=" (SimCLR uses about 0.1)")
     x, generator, encoder, head, config = _training_setup(images, width, embedding_dim, seed,
                                                           lambda: _projection_head(embedding_dim))
     params = list(encoder.parameters()) + list(head.parameters())
     return _fit(encoder, head, params, x, None, generator, epochs, batch_size, lr, weight_decay, num_threads,
                 progress, config, "ssl", dict(temperature=temperature),
-                lambda out1, out2, _y: nt_xent_loss(head(out1), head(out2), temperature))
+                lambda out1, out2, _y: _nt_xent(head(out1), head(out2), temperature))
 
 
 def train_supervised_encoder(images: Any, labels: Any = None, epochs: int = 60, seed: int = 0,
@@ -208,7 +256,7 @@ def train_supervised_encoder(images: Any, labels: Any = None, epochs: int = 60, 
     import torch
     from torch import nn
 
-    _check_training(epochs, seed, batch_size, lr, weight_decay, num_threads)
+    _check_training(epochs, seed, batch_size, lr, weight_decay, num_threads, width, embedding_dim, progress)
     if labels is None:
         labels = getattr(images, "y", None)
         if labels is None:
@@ -244,8 +292,8 @@ def _fit(encoder, head, params, x, y, generator, epochs, batch_size, lr, weight_
         for _ in bar:
             for idx in _batches(len(x), batch_size, generator):
                 with torch.no_grad():
-                    v1 = augment_views(x[idx], generator)
-                    v2 = augment_views(x[idx], generator) if two_views else None
+                    v1 = _augment_views(x[idx], generator)
+                    v2 = _augment_views(x[idx], generator) if two_views else None
                 if two_views:
                     out = encoder(torch.cat([v1, v2]))
                     loss = loss_fn(out[: len(idx)], out[len(idx):], None)

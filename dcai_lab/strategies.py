@@ -34,9 +34,9 @@ from typing import Callable
 
 import numpy as np
 
-from dcai_lab._checks import check_choice, check_ids, check_int, check_labels, check_mask, check_matrix, check_model, \
-    check_rng, some
-from dcai_lab.coreset import k_center_greedy
+from dcai_lab._checks import as_array, check_choice, check_ids, check_int, check_labels, check_mask, check_matrix, \
+    check_model, check_rng, check_vector, some
+from dcai_lab.coreset import _k_center_greedy
 from dcai_lab.uncertainty import UnlabeledMean, entropy, information_density, least_confidence, margin
 
 __all__ = ["random_sampling", "least_confidence_sampling", "margin_sampling", "entropy_sampling",
@@ -44,6 +44,7 @@ __all__ = ["random_sampling", "least_confidence_sampling", "margin_sampling", "e
            "predict_proba", "TIES"]
 
 TIES = ("id", "random")
+SCORE_CHUNK_ROWS = 8_192  # candidates per predict_proba call in the uncertainty strategies (fits the CPU's cache)
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -63,8 +64,10 @@ def candidate_ids(labeled, batch_size: int, candidates=None) -> np.ndarray:
     if candidates is None:
         ids = np.flatnonzero(~labeled)
     else:
-        ids = np.sort(check_ids(candidates, len(labeled), "candidates"))
-        ids = ids[np.r_[True, ids[1:] != ids[:-1]]] if len(ids) else ids  # sorted: drop repeats (np.unique is slower)
+        ids = check_ids(candidates, len(labeled), "candidates")
+        if not (ids[1:] > ids[:-1]).all():  # already sorted without repeats (the loop's ids are): no sort
+            ids = np.sort(ids)
+            ids = ids[np.r_[True, ids[1:] != ids[:-1]]]  # sorted: drop repeats (np.unique is slower)
         taken = ids[labeled[ids]]
         if len(taken):
             raise ValueError(f"candidates {some(taken)} are already labeled; pass only unlabeled pool ids")
@@ -84,9 +87,7 @@ def top_scoring(scores, ids, batch_size: int, rng: np.random.Generator | None = 
     [11, 12]
     """
     ids = check_ids(ids, np.iinfo(np.int64).max, "ids")
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape != ids.shape or not np.isfinite(scores).all():
-        raise ValueError(f"scores must be {len(ids)} finite numbers, one per id; got shape {scores.shape}")
+    scores = check_vector(scores, "scores", n=len(ids), min_len=0)
     batch_size = check_int(batch_size, "batch_size", min=1, max=len(ids))
     tiebreak = ids if rng is None else check_rng(rng).permutation(len(ids))
     return ids[np.lexsort((tiebreak, -scores))[:batch_size]]  # by score, then by id (or a random key)
@@ -110,6 +111,9 @@ def predict_proba(model, X, classes=None) -> np.ndarray:
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct, got {classes}")
     column = {c: j for j, c in enumerate(classes)}
+    if not hasattr(model, "classes_"):
+        raise ValueError(f"model ({type(model).__name__}) has no classes_, so its columns cannot be matched to "
+                         "classes; fit it first, or pass classes=None")
     seen = np.asarray(model.classes_).tolist()
     if any(c not in column for c in seen):
         raise ValueError(f"the model knows classes {seen}, not all in classes={classes}; list every class")
@@ -120,19 +124,48 @@ def predict_proba(model, X, classes=None) -> np.ndarray:
 
 def _check_pool(X_pool, labeled) -> tuple[np.ndarray, np.ndarray]:
     """``X_pool`` as a 2-D array and ``labeled`` as a mask over it: shapes only, so a round costs O(candidates)."""
-    X_pool = np.asarray(X_pool)
+    X_pool = as_array(X_pool, "X_pool")
     if X_pool.ndim != 2:
         raise ValueError(f"X_pool must be a 2-D array (n_pool, n_features), got shape {X_pool.shape}")
     return X_pool, check_mask(labeled, len(X_pool), "labeled")
 
 
 def _score_and_pick(score: Callable, model, X_pool, labeled, batch_size, rng, candidates, ties) -> np.ndarray:
-    """The strategies of the three uncertainty scores: score the candidates, keep the top ``batch_size``."""
+    """The strategies of the three uncertainty scores: score the candidates, keep the top ``batch_size``.
+
+    The candidates are scored ``SCORE_CHUNK_ROWS`` at a time and each chunk is merged into the
+    best ``batch_size`` so far, so memory stays at one chunk however many candidates there are
+    (full-pool MaxEnt on ten million rows never copies ``X_pool[ids]``). The result is
+    :func:`top_scoring` of all the scores at once, ties included: the tie-break key of every
+    candidate (its id, or its place in ``rng.permutation``) is the same, and the best
+    ``batch_size`` of a union are the best of the best of its parts.
+    """
+    from sklearn import config_context
+
     X_pool, labeled = _check_pool(X_pool, labeled)
     check_rng(rng)
     ids = candidate_ids(labeled, batch_size, candidates)
-    probs = check_model(model).predict_proba(check_matrix(X_pool[ids], "X_pool[candidates]"))
-    return top_scoring(score(probs), ids, batch_size, rng if check_choice(ties, "ties", TIES) == "random" else None)
+    model = check_model(model)
+    keys = check_rng(rng).permutation(len(ids)) if check_choice(ties, "ties", TIES) == "random" else ids
+    best_scores, best_keys, best_ids = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for start in range(0, len(ids), SCORE_CHUNK_ROWS):
+        part = ids[start:start + SCORE_CHUNK_ROWS]
+        contiguous = part[-1] - part[0] == len(part) - 1  # sorted distinct ids: a slice, no gather
+        x = check_matrix(X_pool[part[0]:part[-1] + 1] if contiguous else X_pool[part], "X_pool[candidates]",
+                         finite=False)  # float64, as one call would be
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        if len(bad):
+            raise ValueError(f"X_pool must be finite (pool id {part[bad[0]]} holds NaN or infinity); fix or drop "
+                             "those rows")
+        with config_context(assume_finite=True):  # checked just above
+            probs = model.predict_proba(x)
+        scores = check_vector(score(probs), "scores", n=len(part))
+        best_scores = np.concatenate([best_scores, scores])
+        best_keys = np.concatenate([best_keys, keys[start:start + len(part)]])
+        best_ids = np.concatenate([best_ids, part])
+        keep = np.lexsort((best_keys, -best_scores))[:batch_size]  # by score, then by the tie-break key
+        best_scores, best_keys, best_ids = best_scores[keep], best_keys[keep], best_ids[keep]
+    return best_ids
 
 
 # --------------------------------------------------------------------------- the strategies
@@ -175,7 +208,7 @@ def information_density_sampling(model, X_pool, labeled, batch_size: int, rng: n
     """
     X_pool, labeled = _check_pool(X_pool, labeled)
     check_rng(rng)
-    z = X_pool if embeddings is None else np.asarray(embeddings)
+    z = X_pool if embeddings is None else as_array(embeddings, "embeddings")
     if z.ndim != 2 or len(z) != len(X_pool):
         raise ValueError(f"embeddings must have one row per pool item ({len(X_pool)}), got shape {z.shape}")
     ids = candidate_ids(labeled, batch_size, candidates)
@@ -193,8 +226,8 @@ def core_set_sampling(model, X_pool, labeled, batch_size: int, rng: np.random.Ge
     (:func:`dcai_lab.coreset.k_center_greedy`). The model is not used."""
     X_pool, labeled = _check_pool(X_pool, labeled)
     z = check_matrix(X_pool if embeddings is None else embeddings, "embeddings", n_rows=len(X_pool), dtype=None)
-    return k_center_greedy(z, labeled, check_int(batch_size, "batch_size", min=1),
-                           candidate_ids(labeled, batch_size, candidates), check_rng(rng))
+    return _k_center_greedy(z, labeled, check_int(batch_size, "batch_size", min=1),
+                            candidate_ids(labeled, batch_size, candidates), check_rng(rng))
 
 
 STRATEGIES: dict[str, Callable[..., np.ndarray]] = {

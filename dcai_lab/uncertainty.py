@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcai_lab._checks import CHUNK_ROWS, check_choice, check_float, check_matrix, check_probs, unit_rows
+from dcai_lab._checks import CHUNK_ROWS, as_array, check_choice, check_float, check_ids, check_mask, check_matrix, \
+    check_probs, unit_rows
 
 __all__ = ["least_confidence", "margin", "entropy", "information_density", "mean_cosine_similarity",
            "mean_unit_vector", "UnlabeledMean", "NEGATIVE_MODES"]
@@ -152,16 +153,19 @@ def _pool_mean(z: np.ndarray, pool_embeddings, pool_mean) -> np.ndarray:
     """The pool's mean unit vector, from ``pool_embeddings`` (default: ``z``) or as given, checked against ``z``."""
     if pool_mean is not None and pool_embeddings is not None:
         raise ValueError("give pool_embeddings or pool_mean, not both")
-    if pool_mean is None:
-        pool_mean = mean_unit_vector(z if pool_embeddings is None else pool_embeddings)
+    if pool_mean is None and pool_embeddings is None:  # the pool is z itself, checked by the caller
+        pool_mean = _unit_sum(z, "embeddings") / len(z) if len(z) else np.zeros(z.shape[1])
+    elif pool_mean is None:
+        pool_mean = mean_unit_vector(pool_embeddings)
     else:
         pool_mean = np.asarray(pool_mean, dtype=np.float64)
         if pool_mean.ndim != 1 or not np.all(np.isfinite(pool_mean)) or np.linalg.norm(pool_mean) > 1 + 1e-6:
             raise ValueError("pool_mean must be the finite vector mean_unit_vector(pool_embeddings), of length at "
                              f"most 1; got shape {pool_mean.shape}")
     if pool_mean.shape[0] != z.shape[1]:
-        raise ValueError(f"embeddings have dimension {z.shape[1]} but the pool has dimension {pool_mean.shape[0]}; "
-                         "embed both with the same model")
+        given = "pool_mean" if pool_embeddings is None else "pool_embeddings"
+        raise ValueError(f"embeddings have dimension {z.shape[1]} but the pool ({given}) has dimension "
+                         f"{pool_mean.shape[0]}; embed both with the same model")
     return pool_mean
 
 
@@ -179,8 +183,18 @@ def mean_unit_vector(pool_embeddings) -> np.ndarray:
 
 
 def _unit_sum(z: np.ndarray, name: str) -> np.ndarray:
-    """``sum_i z_i / ||z_i||`` over the rows of a checked matrix, chunk by chunk (no full-size copy)."""
-    return sum(unit_rows(z[start:start + CHUNK_ROWS], name).sum(axis=0) for start in range(0, len(z), CHUNK_ROWS))
+    """``sum_i z_i / ||z_i||`` over the rows of a 2-D array, chunk by chunk (no full-size copy).
+
+    The sum of unit vectors is finite only if every row is: a NaN or infinite row raises here.
+    """
+    total = np.zeros(z.shape[1])
+    for start in range(0, len(z), CHUNK_ROWS):
+        unit = unit_rows(z[start:start + CHUNK_ROWS], name)
+        if not np.isfinite(unit).all():
+            row = start + int(np.flatnonzero(~np.isfinite(unit).all(axis=1))[0])
+            raise ValueError(f"{name} must be finite (row {row} holds NaN or infinity); fix or drop those rows")
+        total += unit.sum(axis=0)
+    return total
 
 
 class UnlabeledMean:
@@ -201,7 +215,12 @@ class UnlabeledMean:
     """
 
     def __init__(self, embeddings: np.ndarray, labeled: np.ndarray) -> None:
-        self.embeddings, self.labeled = embeddings, labeled.copy()
+        embeddings = as_array(embeddings, "embeddings")
+        if embeddings.ndim != 2 or not (np.issubdtype(embeddings.dtype, np.floating)
+                                        or np.issubdtype(embeddings.dtype, np.integer)) or embeddings.dtype == bool:
+            raise ValueError(f"embeddings must be a 2-D array of numbers (n_pool, dim), got dtype {embeddings.dtype} "
+                             f"and shape {embeddings.shape}")
+        self.embeddings, self.labeled = embeddings, check_mask(labeled, len(embeddings), "labeled").copy()
         self._sum: np.ndarray | None = None
 
     def __call__(self) -> np.ndarray:
@@ -214,7 +233,8 @@ class UnlabeledMean:
 
     def remove(self, ids) -> None:
         """The items ``ids`` got labeled: take them out of the mean."""
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = check_ids(ids, len(self.labeled), "ids")
+        ids = ids[np.sort(np.unique(ids, return_index=True)[1])]  # each id once, in the order given
         ids = ids[~self.labeled[ids]]
         self.labeled[ids] = True
         if self._sum is not None and len(ids):

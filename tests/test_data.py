@@ -1,3 +1,5 @@
+"""Tests of dcai_lab.data: Dataset, the loaders, make_rare, split and the course's split."""
+
 import gzip
 import pickle
 import urllib.error
@@ -7,13 +9,8 @@ import numpy as np
 import pytest
 
 from dcai_lab import data
-from dcai_lab.data import (Dataset, DatasetUnavailableError, augment_pool, load_digits, load_torchvision,
-                           make_rare, read_idx, split)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
+from dcai_lab.data import (Dataset, DatasetUnavailableError, course_split, load_torchvision, make_rare, read_idx,
+                           split)
 
 
 def test_load_digits(digits):
@@ -32,6 +29,10 @@ def test_dataset_rejects_bad_arrays():
         Dataset(np.zeros((2, 8, 8)), [0, 1], ["a", "b"], "x")
     with pytest.raises(ValueError, match="2 images but 3 labels"):
         Dataset(np.zeros((2, 8, 8), np.uint8), [0, 1, 1], ["a", "b"], "x")
+    with pytest.raises(ValueError, match=r"y must be a 1-D array of class indices 0\.\.1"):
+        Dataset(np.zeros((2, 8, 8), np.uint8), [0, 2], ["a", "b"], "x")
+    with pytest.raises(ValueError, match=r"source_index must have one entry per item \(2\), got 3"):
+        Dataset(np.zeros((2, 8, 8), np.uint8), [0, 1], ["a", "b"], "x", source_index=[0, 1, 2])
 
 
 def test_subset_keeps_source_index(digits):
@@ -39,44 +40,41 @@ def test_subset_keeps_source_index(digits):
     assert sub.source_index.tolist() == [2] and sub.y[0] == digits.y[2]
 
 
-# --------------------------------------------------------------------------- augment_pool
+def test_subset_with_a_boolean_mask_selects_the_masked_items(digits):
+    """Regression (issue 12): a boolean mask gave copies of items 0 and 1 (True and False as indices)."""
+    mask = np.zeros(len(digits), dtype=bool)
+    mask[[3, 10, 1796]] = True
+    sub = digits.subset(mask)
+    assert sub.source_index.tolist() == [3, 10, 1796]
+    np.testing.assert_array_equal(sub.images, digits.images[[3, 10, 1796]])
+    threes = digits.subset(digits.y == 3)
+    assert len(threes) == 183 and (threes.y == 3).all()
+    with pytest.raises(ValueError, match=r"indices \(a boolean mask\) must have one entry per item \(1797\)"):
+        digits.subset(mask[:5])
 
 
-def test_augment_pool_is_deterministic_and_prefix_stable(digits):
-    a = augment_pool(digits, 70_000, seed=3)  # crosses a chunk boundary
-    b = augment_pool(digits, 70_000, seed=3)
-    c = augment_pool(digits, 1_000, seed=3)
-    assert a.images.dtype == np.uint8 and a.images.shape == (70_000, 8, 8)
-    np.testing.assert_array_equal(a.images, b.images)
-    np.testing.assert_array_equal(a.images[:1000], c.images)
-    np.testing.assert_array_equal(a.source_index[:1000], c.source_index)
-    assert not np.array_equal(augment_pool(digits, 1_000, seed=4).images, c.images)
+@pytest.mark.parametrize("ids", [[0.0, 1.0], [2.7], np.array([1.5, 3.0])])
+def test_subset_refuses_float_ids_instead_of_truncating_them(digits, ids):
+    """Regression (issue 12): ids 2.7 selected item 2."""
+    with pytest.raises(ValueError, match=r"indices must be integer pool ids .*got dtype float64"):
+        digits.subset(ids)
 
 
-def test_augment_pool_labels_follow_sources_and_images_stay_close(digits):
-    pool = augment_pool(digits, 5_000, seed=0)
-    np.testing.assert_array_equal(pool.y, digits.y[pool.source_index])
-    assert set(np.unique(pool.source_index)) <= set(range(len(digits)))
-    # small distortions keep the label: a model of the original digits still reads most of them (0.915
-    # measured, 0.984 on the originals) ...
-    from sklearn.linear_model import LogisticRegression
-    model = LogisticRegression(max_iter=3000).fit(digits.X, digits.y)
-    assert model.score(pool.X, pool.y) > 0.88
-    # ... and they are not copies
-    assert (pool.images != digits.images[pool.source_index]).any(axis=(1, 2)).mean() > 0.95
+def test_subset_refuses_ids_outside_the_data_set(digits):
+    with pytest.raises(ValueError, match=r"indices must be pool ids in 0\.\.1796 .*got \[1797\]"):
+        digits.subset([0, 1797])
+    with pytest.raises(ValueError, match=r"indices must be pool ids in 0\.\.1796 .*got \[-1\]"):
+        digits.subset([-1])
 
 
-def test_augment_pool_on_colour_images():
-    rng = np.random.default_rng(0)
-    base = Dataset(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8), [0, 1, 0, 1], ["a", "b"], "rgb")
-    pool = augment_pool(base, 10, seed=0)
-    assert pool.images.shape == (10, 32, 32, 3)
-
-
-@pytest.mark.parametrize("n", [0, -5, 2.5])
-def test_augment_pool_rejects_bad_sizes(digits, n):
-    with pytest.raises(ValueError, match="positive number"):
-        augment_pool(digits, n)
+def test_course_split_is_the_documented_split(course, digits):
+    pool, test = course
+    assert (len(pool), len(test)) == (1348, 449)
+    _, pool2, test2 = split(digits, train_size=0, test_size=0.25, seed=0)
+    assert pool.source_index.tolist() == pool2.source_index.tolist()
+    assert test.source_index.tolist() == test2.source_index.tolist()
+    assert not set(pool.source_index) & set(test.source_index)
+    assert course_split()[0].source_index.tolist() == pool.source_index.tolist()  # the same every time
 
 
 # --------------------------------------------------------------------------- make_rare and split
@@ -93,12 +91,13 @@ def test_make_rare_hits_the_prevalence(digits):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(rare_class=10, prevalence=0.01), r"class index in 0\.\.9"),
-    (dict(rare_class=3, prevalence=0.0), "strictly between 0 and 1"),
-    (dict(rare_class=3, prevalence=1.0), "strictly between 0 and 1"),
+    (dict(rare_class=10, prevalence=0.01), r"rare_class must be an integer in 0\.\.9, got 10"),
+    (dict(rare_class=3, prevalence=0.0), r"prevalence must be a finite number in \(0, 1\), got 0\.0"),
+    (dict(rare_class=3, prevalence=1.0), r"prevalence must be a finite number in \(0, 1\), got 1\.0"),
     (dict(rare_class=3, prevalence=0.5), "has only 183; use a prevalence of at most 0.1018"),
-    (dict(rare_class="3", prevalence=0.01), r"class index in 0\.\.9, got '3'"),
-    (dict(rare_class=3, prevalence="1%"), "strictly between 0 and 1 .*got '1%'"),
+    (dict(rare_class="3", prevalence=0.01), r"rare_class must be an integer in 0\.\.9, got '3'"),
+    (dict(rare_class=3, prevalence="1%"), r"prevalence must be a finite number in \(0, 1\), got '1%'"),
+    (dict(rare_class=3, prevalence=0.01, seed="a"), r"seed must be an integer >= 0, got 'a'"),
 ])
 def test_make_rare_errors(digits, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -122,10 +121,10 @@ def test_split_is_stratified_disjoint_and_seeded(digits):
 @pytest.mark.parametrize("train_size, test_size, message", [
     (1000, 1000, "more than the 1797"),
     (5, 0.2, "at least one item per class"),
-    (0, 1.5, r"fraction must be in \[0, 1\)"),
-    (-1, 0.2, "between 0 and 1797"),
-    ("20", 0.2, r"train_size must be a count \(int\) or a fraction \(float\), got '20'"),
-    (20, None, "test_size must be a count"),
+    (0, 1.5, r"test_size must be a finite number in \[0, 1\), got 1\.5; pass an int for a count"),
+    (-1, 0.2, r"train_size must be an integer in 0\.\.1797, got -1 \(a count of items, or a fraction"),
+    ("20", 0.2, r"train_size must be an integer in 0\.\.1797, got '20'"),
+    (20, None, r"test_size must be an integer in 0\.\.1797, got None"),
 ])
 def test_split_errors(digits, train_size, test_size, message):
     with pytest.raises(ValueError, match=message):
@@ -174,6 +173,9 @@ def test_truncated_idx_file_is_reported(tmp_path):
     path.write_bytes(b"\x01\x02\x08\x01")
     with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(path)
+    path.write_bytes(b"\x00\x00\x0d\x01" + (2).to_bytes(4, "big") + b"\x00" * 8)
+    with pytest.raises(ValueError, match="only unsigned-byte IDX files"):
+        read_idx(path)
 
 
 def test_load_cifar10_from_python_pickles(tmp_path):
@@ -200,25 +202,39 @@ def test_load_cifar10_from_python_pickles(tmp_path):
 
 
 def test_unknown_name_lists_the_choices(tmp_path):
-    with pytest.raises(ValueError, match="choose one of mnist, fashion_mnist, cifar10"):
+    with pytest.raises(ValueError, match="name must be one of 'mnist', 'fashion_mnist', 'cifar10', got 'imagenet'"):
         load_torchvision("imagenet", root=tmp_path)
 
 
+class FakeTorchvision:
+    """Stands in for a torchvision data set class: records where it was asked to download, then fails."""
+
+    roots: list = []
+
+    def __init__(self, root, train=True, download=False):
+        FakeTorchvision.roots.append((Path(root), download))
+        raise OSError("no network in the tests")
+
+
 def test_missing_files_never_download_unless_asked(tmp_path, monkeypatch):
-    def no_network(*args, **kwargs):
-        raise AssertionError("load_torchvision tried to download without download=True")
-    monkeypatch.setattr(data, "_download", no_network)
+    import torchvision.datasets
+
+    FakeTorchvision.roots = []
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeTorchvision)
     with pytest.raises(DatasetUnavailableError, match=r"download=True.*load_digits\(\)"):
         load_torchvision("mnist", root=tmp_path)
+    assert FakeTorchvision.roots == []
 
 
 def test_default_root_is_the_kits_data_downloads_from_any_folder(tmp_path, monkeypatch):
-    asked = []
-    monkeypatch.setattr(data, "_download", lambda name, root, train: asked.append(root) or 1 / 0)
+    import torchvision.datasets
+
+    FakeTorchvision.roots = []
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeTorchvision)
     monkeypatch.chdir(tmp_path)  # e.g. JupyterLab started in notebooks/
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(DatasetUnavailableError, match="downloading mnist .* failed .*OSError"):
         load_torchvision("mnist", download=True)
-    assert asked == [Path(data.__file__).resolve().parents[1] / "data" / "downloads"]
+    assert FakeTorchvision.roots == [(Path(data.__file__).resolve().parents[1] / "data" / "downloads", True)]
 
 
 def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
