@@ -99,7 +99,13 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
     rules = _check_stopping(stopping)
     _check_options(candidates, progress, keep_scores, classes, y_test, oracle)
     initial_labels = _ask(oracle, y_pool, initial, None)
-    classes = _classes(classes, y_pool, initial_labels, y_test)
+    try:
+        classes = _classes(classes, y_pool, initial_labels, y_test)
+    except ValueError as exc:  # a person has labeled already: keep those labels in a LoopStopped
+        if oracle is None:
+            raise
+        kept = History(name, seed, np.unique(initial_labels), labeled_ids=initial, labels=initial_labels)
+        raise LoopStopped(kept, exc) from exc
     history = History(name, seed, classes, labeled_ids=initial, labels=initial_labels)
     labeled = np.zeros(len(X_pool), dtype=bool)
     labeled[initial] = True
@@ -171,7 +177,7 @@ def _check_loop(strategy, X_pool, y_pool, X_test, y_test, embeddings, model, ora
                              replace=False)
     else:
         initial = check_ids(initial_labeled, len(X_pool), "initial_labeled", unique=True, min_len=1)
-    if oracle is None and len(initial) + batch_size * n_rounds > len(X_pool):
+    if len(initial) + batch_size * n_rounds > len(X_pool):
         raise ValueError(f"{len(initial)} initial labels + {n_rounds} rounds x {batch_size} need more than the "
                          f"{len(X_pool)} pool items; lower n_rounds or batch_size")
     if y_pool is not None:

@@ -204,10 +204,18 @@ def test_bad_loop_arguments_raise_before_any_label_is_asked(course_pool, course_
     assert asked == []
 
 
-def test_labels_of_different_kinds_from_a_human_oracle_are_refused(course_pool, course_test):
-    with pytest.raises(ValueError, match=r"the oracle's labels holds <U\d+ labels but y_test holds int64"):
+def test_labels_of_different_kinds_from_a_human_oracle_are_refused_and_kept(course_pool, course_test):
+    with pytest.raises(LoopStopped, match=r"the oracle's labels holds <U\d+ labels but y_test holds int64") as stop:
         run_active_learning(course_pool.X, None, course_test.X, course_test.y, initial_labeled=20, progress=False,
                             oracle=lambda ids: course_pool.y[ids].astype(str))
+    assert len(stop.value.history.labels) == 20, "the 20 labels a person gave are kept"
+
+
+def test_one_class_from_a_human_oracle_is_refused_and_the_labels_kept(course_pool, course_test):
+    with pytest.raises(LoopStopped, match="a classifier needs at least two classes") as stop:
+        run_active_learning(course_pool.X, None, course_test.X, course_test.y, initial_labeled=5, progress=False,
+                            oracle=lambda ids: np.zeros(len(ids), dtype=int), classes=np.arange(10))
+    assert stop.value.history.labels.tolist() == [0] * 5
 
 
 @pytest.mark.parametrize("make_kwargs, message", [
