@@ -31,6 +31,8 @@ __all__ = ["read_array", "write_array", "atomic_write", "file_sha256", "STALE_SE
 
 MAGIC = b"DCAIEMB1"
 STALE_SECONDS = 3600  # a temporary file this old belongs to a writer that died: remove it
+TMP_PREFIX = ".dcai-"  # only temporary files with this prefix are ever removed: a user's own *.tmp files are safe
+
 
 
 def atomic_write(path: Path, write: Callable) -> None:
@@ -43,19 +45,31 @@ def atomic_write(path: Path, write: Callable) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{_writer()}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.{_writer()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read from /proc where it can be (setting it to read it would race with other threads)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _writer() -> str:
@@ -64,9 +78,10 @@ def _writer() -> str:
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
-    """Delete ``*.tmp`` files of writers that are gone: a process of this machine that no longer runs, or over an hour old."""
+    """Delete this module's temporary files of writers that are gone: a process of this machine that no longer
+    runs, or over an hour old."""
     now, host = time.time(), _writer().rsplit("-", 1)[0]
-    for tmp in folder.glob("*.tmp"):
+    for tmp in folder.glob(f"{TMP_PREFIX}*.tmp"):
         writer_host, _, pid = tmp.name.split(".")[-3].rpartition("-") if tmp.name.count(".") >= 3 else ("", "", "")
         try:
             dead = writer_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))

@@ -1,4 +1,4 @@
-"""The pool-based active-learning loop (notebook 01, section 4).
+"""The pool-based active-learning loop (notebook 01, sections 4-5).
 
 :func:`run_active_learning`::
 

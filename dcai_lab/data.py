@@ -1,6 +1,6 @@
 """Data sets for the course: the embedded digits, real image loaders, rare classes and splits (notebook 00).
 
-Every function returns a :class:`Dataset`: ``images`` (uint8, N x H x W or
+The loaders return a :class:`Dataset`: ``images`` (uint8, N x H x W or
 N x H x W x 3), labels ``y``, ``class_names`` and a ``name``.  ``source_index``
 remembers, for every item, which item of the original data set it came from, so
 subsets and augmented pools can always be traced back.

@@ -1,4 +1,4 @@
-"""Embeddings: turn images into vectors (notebook 02, section 2; notebook 03, section 5).
+"""Embeddings: turn images into vectors (notebook 02, sections 2 and 9; notebook 03, sections 3 and 7).
 
 :func:`embed` maps N images to an (N, d) float32 array with one of :data:`METHODS`:
 
@@ -57,8 +57,7 @@ def encode(encoder: "torch.nn.Module", images: Any, batch_size: int = 1024, prog
     inside the loop, under ``torch.inference_mode``. ``preprocess`` (optional) maps a
     float batch (B, C, H, W) in [0, 1] to the encoder's input. The encoder is in eval
     mode, so every image is encoded on its own: ``batch_size`` changes the result only by
-    float rounding (about 1e-6). About 1,000 images per batch is fastest on a CPU for
-    8 x 8 digits (larger batches fall out of the processor's cache).
+    float rounding. ``benchmarks/bench_embed.py`` measures which batch size is fastest.
 
     >>> net = load_encoder(kind="ssl")
     >>> x = np.zeros((5, 8, 8), dtype=np.uint8)
@@ -83,15 +82,17 @@ def _encode(encoder, images: np.ndarray, batch_size: int, progress: bool, prepro
     was_training = encoder.training
     encoder.eval()
     out = None
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(images), batch_size), desc="embedding", unit="batch", disable=not progress,
-                          total=-(-len(images) // batch_size)):
-            x = _to_tensor(images[start: start + batch_size])
-            e = encoder(preprocess(x) if preprocess else x)
-            if out is None:
-                out = np.empty((len(images), e.shape[1]), dtype=np.float32)
-            out[start: start + len(e)] = e.numpy()
-    encoder.train(was_training)
+    try:
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(images), batch_size), desc="embedding", unit="batch",
+                              disable=not progress, total=-(-len(images) // batch_size)):
+                x = _to_tensor(images[start: start + batch_size])
+                e = encoder(preprocess(x) if preprocess else x)
+                if out is None:
+                    out = np.empty((len(images), e.shape[1]), dtype=np.float32)
+                out[start: start + len(e)] = e.numpy()
+    finally:
+        encoder.train(was_training)  # even when interrupted: the caller's encoder keeps its mode
     return out
 
 
@@ -215,8 +216,6 @@ def embed(images_or_dataset: Any, method: str = "ssl", normalize: bool = False, 
 def _cache_dir(cache_dir: str | Path | None) -> Path:
     return Path(cache_dir or os.environ.get("DCAI_CACHE_DIR") or DATA_DIR / "cache")
 
-
-_FILE_HASHES: dict[tuple, str] = {}
 
 
 

@@ -1,4 +1,4 @@
-"""Where a model fails, per class: misclassified and low-confidence items (notebook 04, section 1).
+"""Where a model fails, per class: misclassified and low-confidence items (notebook 04, section 2).
 
 For item ``i`` with class probabilities ``p_i`` the prediction is ``argmax p_i``; it is
 **misclassified** when that is not ``y_i`` and has **low confidence** when

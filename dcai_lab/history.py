@@ -137,7 +137,7 @@ class LoopStopped(RuntimeError):
         super().__init__(f"the active learning loop stopped after {len(history)} round{'s' * (len(history) != 1)} "
                          f"({reason}); the {len(history.labels)} labels obtained so far are in .history")
         self.history = history
-        self.by_person = type(cause).__name__ == "LabelingStopped"
+        self.by_person = bool(getattr(cause, "by_person", False))  # LabelingStopped: a person pressed Stop
 
     @property
     def _render_traceback_(self):

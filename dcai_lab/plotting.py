@@ -114,7 +114,7 @@ def plot_learning_curves(histories, ax=None, metric: str = "accuracy"):
 
 
 def plot_dashboard(runs: dict, focus_class, classes: Sequence, title: str = "data engine"):
-    """The dashboard of one or more runs of a data-engine loop, a matplotlib Figure (notebook 04).
+    """The dashboard of one or more runs of a data-engine loop, a matplotlib Figure (notebook 04, section 5).
 
     ``runs`` maps a run's name to a pandas DataFrame with one row per iteration and
     columns ``labels`` (labels bought so far, cumulative), ``train_items`` (items the

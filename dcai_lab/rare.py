@@ -1,4 +1,4 @@
-"""The rare-concept search experiment of the SEALS paper (notebook 02, section 6).
+"""The rare-concept search experiment of the SEALS paper (notebook 02, sections 8 and 12).
 
 Find the few positives of a concept hidden in a huge pool, starting from a handful of
 examples (5 positives and 95 random negatives), with a binary classifier. Four methods,

@@ -1,4 +1,4 @@
-"""SEALS: active learning that scores only the neighbours of the labeled points (notebook 02).
+"""SEALS: active learning that scores only the neighbours of the labeled points (notebook 02, sections 5-8).
 
 Coleman et al., "Similarity Search for Efficient Active Learning and Search of Rare Concepts"
 (AAAI 2022). Full-pool active learning scores *every* unlabeled point in every round. SEALS

@@ -307,18 +307,21 @@ def test_stale_temporary_files_are_removed_at_the_next_write(digits, cache_dir):
     """Regression: a writer killed mid-write left its .tmp file (hundreds of MB) forever."""
     cache_dir.mkdir(parents=True)
     host = socket.gethostname().split(".")[0]
-    dead = cache_dir / f"pca-aaa.emb.{host}-{_dead_pid()}.x1y2z3.tmp"      # this machine, the writer is gone
-    old = cache_dir / "pca-bbb.emb.elsewhere-12345.q9w8e7.tmp"              # another machine, two hours old
-    live = cache_dir / f"pca-ccc.emb.{host}-{os.getppid()}.r5t6y7.tmp"     # a writer still running
-    young = cache_dir / "pca-ddd.emb.elsewhere-777.u1i2o3.tmp"              # another machine, just now
-    for path in (dead, old, live, young):
+    dead = cache_dir / f".dcai-pca-aaa.emb.{host}-{_dead_pid()}.x1y2z3.tmp"      # this machine, the writer is gone
+    old = cache_dir / ".dcai-pca-bbb.emb.elsewhere-12345.q9w8e7.tmp"              # another machine, two hours old
+    live = cache_dir / f".dcai-pca-ccc.emb.{host}-{os.getppid()}.r5t6y7.tmp"     # a writer still running
+    young = cache_dir / ".dcai-pca-ddd.emb.elsewhere-777.u1i2o3.tmp"              # another machine, just now
+    foreign = cache_dir / "notes.tmp"                                              # a user's own file, old
+    for path in (dead, old, live, young, foreign):
         path.write_bytes(b"\x00" * 1000)
     two_hours_ago = time.time() - 2 * STALE_SECONDS
     os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(foreign, (two_hours_ago, two_hours_ago))
     embed(digits.images[:20], method="pca", cache_dir=cache_dir)  # a miss: the next write
     left = {p.name for p in cache_dir.iterdir()}
     assert dead.name not in left and old.name not in left
     assert live.name in left and young.name in left
+    assert foreign.name in left, "only the cache's own temporary files are removed, never a user's"
     assert len(cache_files(cache_dir)) == 1
 
 

@@ -79,3 +79,21 @@ def test_explore_takes_true_or_false(value):
 def test_a_reference_must_be_a_function():
     with pytest.raises(ValueError, match="reference must be a function, got int"):
         exercise(reference=3)
+
+
+def test_an_answered_exercise_keeps_its_own_deeper_not_implemented_error():
+    from dcai_lab.course.explore import exercise, explore
+
+    def helper():
+        raise NotImplementedError("a helper the learner has not written yet")
+
+    @exercise(reference=lambda: "reference")
+    def answered():
+        return helper()
+
+    explore(True)
+    try:
+        with pytest.raises(NotImplementedError, match="a helper the learner"):
+            answered()
+    finally:
+        explore(False)

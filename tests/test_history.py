@@ -58,10 +58,9 @@ def test_loop_stopped_says_how_many_rounds_and_labels_were_kept():
 
 
 def test_loop_stopped_by_a_person_shows_one_line():
-    class LabelingStopped(Exception):  # what the labeling widget raises when a person presses Stop
-        pass
+    from dcai_lab.widgets import LabelingStopped  # what the labeling widget raises when a person presses Stop
 
-    stop = LoopStopped(three_rounds(), LabelingStopped("stopped by hand"))
+    stop = LoopStopped(three_rounds(), LabelingStopped({3: 1, 7: 0}))
     assert stop.by_person
     assert stop._render_traceback_() == [f"LoopStopped: {stop}"]
 

@@ -3,7 +3,8 @@
 A released student notebook stops at its first unanswered exercise, so nothing below it can be
 seen. Each exercise cell carries ``@exercise(reference)``; after ``explore(True)`` an exercise
 that is not written yet (its body still raises ``NotImplementedError``) runs the library's
-reference instead, and says so once. An answered exercise always runs the learner's own code.
+reference instead, and says so once. An answered exercise always runs the learner's own code (a
+``NotImplementedError`` raised deeper inside it is the learner's to see).
 
 Grading ignores explore mode: under the grader (``DCAI_GRADING=1``) ``explore(True)`` is
 refused and no exercise falls back, so an unanswered exercise scores 0 as it should.
@@ -57,9 +58,9 @@ def exercise(reference: Callable) -> Callable[[Callable], Callable]:
         def run(*args, **kwargs):
             try:
                 return func(*args, **kwargs)
-            except NotImplementedError:
-                if not exploring():
-                    raise
+            except NotImplementedError as error:
+                if not exploring() or not _raised_by(func, error):
+                    raise  # an answered exercise's own error, from deeper code, is the learner's to see
                 if not warned:
                     print(f"explore mode: {func.__name__} is not written yet, so the library's reference ran instead")
                     warned.append(True)
@@ -69,3 +70,11 @@ def exercise(reference: Callable) -> Callable[[Callable], Callable]:
         return run
 
     return mark
+
+
+def _raised_by(func: Callable, error: BaseException) -> bool:
+    """True when ``func``'s own body raised ``error`` (the released ``raise NotImplementedError()``)."""
+    tb = error.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code is func.__code__

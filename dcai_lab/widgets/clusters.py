@@ -253,7 +253,7 @@ def _check_clusters(clusters, n: int) -> np.ndarray:
 def cluster_explorer(images, embeddings=None, *, scores=None, clusters=None, n_clusters: int = 10, seed: int = 0,
                      keep_fraction: float = 0.5, keep: str = "hard", cluster: int = 0, n_show: int = 8,
                      labels=None, static_clusters: Sequence[int] | None = None) -> ClusterExplorer:
-    """Explore the clusters of the prototype metric (notebook 03, section 5); display the result in a notebook.
+    """Explore the clusters of the prototype metric (notebook 03, section 3); display the result in a notebook.
 
     Give either ``embeddings`` (then :func:`dcai_lab.pruning.prototype_scores` clusters them
     into ``n_clusters`` with spherical k-means, seeded by ``seed``), or the ``scores`` and

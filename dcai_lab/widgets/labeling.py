@@ -1,4 +1,4 @@
-"""Label images by hand in a notebook, and let a person be the oracle of an active learning loop (notebook 04).
+"""Label images by hand in a notebook, and let a person be the oracle of an active learning loop (notebook 04, section 8).
 
 >>> import numpy as np
 >>> tool = LabelingWidget(np.zeros((5, 8, 8), np.uint8), class_names=["cat", "dog"])
@@ -60,6 +60,8 @@ class LabelingStopped(RuntimeError):
     In a notebook it shows as one line, not a traceback: nothing went wrong, and the
     labels are kept.
     """
+
+    by_person = True  # a person stopped, nothing failed: LoopStopped shows one line for it too
 
     def __init__(self, labels: dict[int, int]):
         super().__init__(f"labeling stopped after {len(labels)} label{'s' * (len(labels) != 1)}; "
@@ -337,7 +339,7 @@ class BackgroundRun:
 
 def labeling_widget(images: np.ndarray, class_names: Sequence[str], ids: Sequence[int] | None = None,
                     keys: str | None = None) -> LabelingWidget:
-    """Make a :class:`LabelingWidget` (notebook 04; and queue ``ids`` if given); display it to label by hand."""
+    """Make a :class:`LabelingWidget` (notebook 04, section 8; and queue ``ids`` if given); display it to label by hand."""
     tool = LabelingWidget(images, class_names, keys)
     if ids is not None:
         tool.ask(ids)

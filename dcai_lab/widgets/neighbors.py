@@ -1,4 +1,4 @@
-"""Explore SEALS's candidate pool: a labeled image's nearest neighbours, and the pool growing (notebook 02, section 7).
+"""Explore SEALS's candidate pool: a labeled image's nearest neighbours, and the pool growing (notebook 02, section 11).
 
 The candidate pool of round ``r`` is the union of the ``k`` nearest neighbours of every
 point labeled by then, minus the labeled points: ``C_r = (U_{x in L_r} kNN(x)) \\ L_r``.
@@ -317,7 +317,7 @@ def _check_counts(n_labeled, n_ids: int) -> list[int]:
 def neighbors_explorer(images, index: KnnIndex, history=None, *, labeled_ids=None, n_labeled=None, k: int = 10,
                        labels=None, round: int | None = None, point: int | None = None, n_show: int | None = None,
                        filter_class=None, only_new: bool = False) -> NeighborsExplorer:
-    """Explore a SEALS run (notebook 02, section 7); display the result in a notebook.
+    """Explore a SEALS run (notebook 02, section 11); display the result in a notebook.
 
     Give a ``history`` (from :func:`dcai_lab.seals.run_seals`: its ``labeled_ids`` and
     ``n_labeled``) or ``labeled_ids`` (and optionally ``n_labeled``) yourself. The other
