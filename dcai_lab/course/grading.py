@@ -1,254 +1,207 @@
-"""Autograde submitted notebooks, on nbgrader's conventions (``make grade``).
+"""Autograde a class's submissions (``make grade``): nbgrader's scoring, student code sandboxed, tampering caught.
 
-Exercise cells of the solution notebooks carry nbgrader cell metadata and mark the answer
-with ``### BEGIN SOLUTION`` / ``### END SOLUTION``; autograder test cells (``"grade": true``,
-with ``"points"``) hold visible asserts and, between ``### BEGIN HIDDEN TESTS`` and
-``### END HIDDEN TESTS``, tests the students do not see. ``grade`` does what nbgrader's
-autograder does: it puts the instructor's test cells (hidden tests included) back into each
-submission, runs it with a time limit per cell and one for the whole notebook, and scores
-every test cell with ``nbgrader.utils.determine_grade`` (an error, or output on stderr,
-scores 0), with one deviation: stderr output made only of Python warnings does not cost the
-points, since a correct answer may warn; the ``problems`` column notes it, and gives the
-first line of the error of each failing test cell and each cell that timed out. Submissions
-are laid out one folder per student, as nbgrader collects them::
+:func:`grade` reads each student folder without trusting it (:mod:`~dcai_lab.course.submissions`: links,
+FIFOs, devices and oversize files refused, several copies of a notebook named) and grades each of the
+instructor's solution notebooks in it (:mod:`~dcai_lab.course.autograde`: the instructor's tests, a fresh
+temporary copy, a sandboxed kernel, tamper evidence, nbgrader's points). ``jobs`` students are graded at a
+time, each in its own kernels, with the same results as one at a time.
 
-    submissions/<student>/<notebook>.ipynb   (or <student>/<assignment>/<notebook>.ipynb)
+Then it writes the CSV (a temporary file renamed into place), a feedback report per student and
+gradebook imports (:mod:`~dcai_lab.course.report`, :mod:`~dcai_lab.course.gradebook`).
+Submissions are never modified.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import csv
-import re
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-from dcai_lab.course.notebooks import NBFORMAT_VERSION, autograder_cells, execute_notebook, nbgrader_metadata
+from dcai_lab.course import gradebook, report
+from dcai_lab.course.autograde import NotebookGrade, Options, autograde_notebook, grade_notebook, unsubmitted
+from dcai_lab.course.notebooks import NBFORMAT_VERSION
+from dcai_lab.course.overwrite import autograded_cells, manual_cells, points_of
+from dcai_lab.course.sandbox import SANDBOX_UIDS, Limits, bwrap_command, require_bwrap
+from dcai_lab.course.submissions import find_students, read_notebook, scan_student
 
-__all__ = ["autograde_notebook", "grade"]
+__all__ = ["Options", "NotebookGrade", "autograde_notebook", "grade", "check_sandbox"]
 
-
-WARNING_LINE = re.compile(r".+:\d+: (\w*Warning: .*)")  # what warnings.formatwarning writes first
-
-
-def _warnings_only(stderr: str) -> list[str] | None:
-    """The warnings (``"Category: message"``) that make up ``stderr``, or None if it holds anything else.
-
-    Python prints a warning as ``file:line: Category: message``, the message's
-    further lines if any, then the warned line of source indented by two spaces.
-
-    >>> _warnings_only("/tmp/ipykernel_1/2.py:3: RuntimeWarning: divide by zero encountered in log\\n"
-    ...                "  h = -np.sum(p * np.log(p), axis=1)\\n")
-    ['RuntimeWarning: divide by zero encountered in log']
-    >>> print(_warnings_only("x.py:3: UserWarning: careful\\n  warn('careful')\\nsomething else\\n"))
-    None
-    """
-    found, lines = [], stderr.splitlines()
-    starts = [i for i, line in enumerate(lines) if WARNING_LINE.fullmatch(line)]
-    if not starts or starts[0] != 0:
-        return None
-    for start, end in zip(starts, starts[1:] + [len(lines)]):
-        if end - start > 1 and not lines[end - 1].startswith("  "):  # more than one line, not ending in source
-            return None
-        found.append(WARNING_LINE.fullmatch(lines[start]).group(1))
-    return list(dict.fromkeys(found))
+UNSANDBOXED = "off: graded with the grader's own rights (--no-sandbox)"
 
 
-def _first_line(text: str) -> str:
-    """The first line of ``text`` (cut at 200 characters), or "" if it is blank."""
-    return (str(text).strip().splitlines() or [""])[0][:200]
-
-
-def _error(name: str, message: str) -> str:
-    """``"Name: first line of message"``, or just the name for an empty message."""
-    line = _first_line(message)
-    return f"{name}: {line}" if line else name
-
-
-def _cell_name(nb: NotebookNode, index: int) -> str:
-    """How the problems column names a cell: its position (from 1) and grade_id or first line."""
-    cell = nb.cells[index]
-    grade_id = nbgrader_metadata(cell).get("grade_id")
-    return f"cell {index + 1} ({grade_id or _first_line(cell.source)[:40]!r})"
-
-
-def _timed_out(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and any(
-        o.output_type == "error" and o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", []))
-
-
-def _score_test_cell(cell: NotebookNode) -> tuple[float, str]:
-    """Points of an executed test cell (nbgrader's ``determine_grade``, warnings forgiven) and a note.
-
-    The note says why the cell scored 0 (the first line of its error, or what it
-    wrote to stderr), or which warnings it printed; it is "" otherwise, or when
-    the cell was interrupted (the timeout is reported on its own).
-    """
-    from nbgrader.utils import determine_grade
-
-    stderr = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
-    warned = _warnings_only(stderr) if stderr else None
-    graded = cell
-    if warned:
-        graded = copy.deepcopy(cell)
-        graded.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
-    score, _ = determine_grade(graded)
-    errors = [o for o in cell.outputs if o.output_type == "error"]
-    if errors:
-        note = "" if _timed_out(cell) else f"failed: {_error(errors[0].ename, errors[0].evalue)}"
-    elif stderr and not warned:
-        note = f"wrote to stderr, which nbgrader scores 0: {_first_line(stderr)!r}"
-    elif warned:
-        note = f"printed warnings ({' | '.join(w[:120] for w in warned)}), not counted as a failure"
-    else:
-        note = ""
-    return float(score or 0.0), note
-
-
-def autograde_notebook(submission: NotebookNode, source: NotebookNode, cwd: str | Path,
-                       cell_timeout: float = 60, notebook_timeout: float | None = None,
-                       executed_path: str | Path | None = None) -> tuple[dict[str, float], list[str]]:
-    """Score one submitted notebook against its solution notebook.
-
-    Returns ``(points per test cell grade_id, problems)``. The instructor's test
-    cells replace the submitted ones (restoring hidden tests and undoing edits);
-    a test cell that is missing, or that never ran or finished, scores 0. A cell
-    is interrupted after ``cell_timeout`` seconds; the kernel is shut down when
-    the whole notebook runs longer than ``notebook_timeout`` seconds (default 10
-    times ``cell_timeout``), and the cells that ran are scored. ``executed_path``,
-    if given, is where the executed notebook is written.
-    """
-    problems: list[str] = []
-    tests = autograder_cells(source)
-    nb = copy.deepcopy(submission)
-    found = set()
-    for cell in nb.cells:
-        grade_id = nbgrader_metadata(cell).get("grade_id")
-        if grade_id in tests:
-            cell.source = tests[grade_id].source
-            cell.metadata["nbgrader"] = copy.deepcopy(tests[grade_id].metadata["nbgrader"])
-            found.add(grade_id)
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    problems += [f"test cell {g!r} is missing from the submission" for g in tests if g not in found]
-
-    if notebook_timeout is None:
-        notebook_timeout = 10 * cell_timeout
-    stopped = None
-    try:
-        execute_notebook(nb, cwd, cell_timeout=cell_timeout, allow_errors=True, notebook_timeout=notebook_timeout)
-    except Exception as exc:  # the notebook ran out of time, or the kernel died: score what ran
-        # the cell that was running is the last one that started (the kernel numbers a cell when it starts it)
-        stopped = max((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count),
-                      default=None)
-        where = _cell_name(nb, stopped) if stopped is not None else "the notebook"
-        if isinstance(exc, TimeoutError):
-            problems.append(f"{where} was still running after the notebook's {notebook_timeout:g} s (it kept "
-                            "going when interrupted): the kernel was shut down and later cells did not run")
-        else:
-            problems.append(f"execution stopped in {where}: {_error(type(exc).__name__, str(exc))}")
-    if executed_path is not None:
-        Path(executed_path).parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, executed_path)
-
-    points = {g: 0.0 for g in tests}
-    for index, cell in enumerate(nb.cells):
-        if _timed_out(cell):
-            problems.append(f"{_cell_name(nb, index)} timed out after {cell_timeout:g} s "
-                            "(interrupted; grading went on)")
-        grade_id = nbgrader_metadata(cell).get("grade_id")
-        if grade_id not in tests or cell.cell_type != "code":
-            continue
-        if cell.execution_count is None:
-            problems.append(f"test cell {grade_id!r} did not run")
-        if cell.execution_count is None or index == stopped:  # the stopped cell (named above) never finished
-            continue
-        points[grade_id], note = _score_test_cell(cell)
-        if note:
-            problems.append(f"test cell {grade_id!r} {note}")
-    return points, problems
+def check_sandbox(sandbox: bool = True) -> None:
+    """Raise ``ValueError`` (saying what to do) unless bubblewrap can start a sandbox here."""
+    if not sandbox:
+        return
+    bwrap = require_bwrap()
+    with tempfile.TemporaryDirectory(prefix="dcai-check-") as tmp:
+        work, conn = Path(tmp, "work"), Path(tmp, "conn")
+        work.mkdir()
+        conn.mkdir()
+        command = bwrap_command(bwrap, str(work), str(conn), Limits(), {"PATH": "/usr/bin:/bin"})
+        done = subprocess.run(command + [sys.executable, "-c", "print('ok')"], capture_output=True, text=True,
+                              timeout=60)
+    if done.returncode != 0 or done.stdout.strip() != "ok":
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ValueError(f"bubblewrap is installed but cannot start a sandbox here ({why}); unprivileged user "
+                         "namespaces may be turned off (sysctl kernel.unprivileged_userns_clone=1, or AppArmor's "
+                         "kernel.apparmor_restrict_unprivileged_userns=0), or pass --no-sandbox to grade with the "
+                         "grader's own rights (unsafe)")
 
 
 def grade(submissions_dir: str | Path, source_dir: str | Path = "notebooks/solutions",
-          out: str | Path | None = "grades.csv", cell_timeout: float = 60, notebook_timeout: float | None = None,
-          keep_executed: str | Path | None = None) -> list[dict]:
-    """Autograde every student folder in ``submissions_dir`` and write one CSV row per student.
+          out: str | Path | None = "grades.csv", options: Options | None = None, jobs: int | None = None,
+          feedback_dir: str | Path | None = None, canvas: str | Path | None = None,
+          moodle: str | Path | None = None, progress: bool = False) -> list[dict]:
+    """Autograde every student folder in ``submissions_dir``; write one CSV row per student to ``out``.
 
-    Columns: ``student``, one ``<notebook>:<grade_id>`` column per test cell
-    (points earned) followed by ``<notebook> total``, then ``total``,
-    ``max_total`` (over every notebook, submitted or not) and ``problems``. A
-    missing, unreadable or crashing notebook scores 0 for its tests; grading goes
-    on. Each row is written as soon as its student is graded. With
-    ``keep_executed``, the executed notebooks are saved as
-    ``<keep_executed>/<student>/<notebook>``.
+    Columns: ``student``, one ``<notebook>:<grade_id>`` column per graded cell (points earned; a
+    manually graded cell counts 0 until graded by hand) and ``<notebook> total``, then ``total``,
+    ``max_total`` (over every notebook, submitted or not), ``needs_manual_grading``, ``sandbox``,
+    ``review`` (tampering, library calls, copies, refused files: for the instructor to look at) and
+    ``problems``. A missing, unreadable or crashing notebook scores 0 for its tests; grading goes on.
+
+    The CSV is written when every student is graded (to a temporary file renamed into place, so a
+    crash leaves the previous file whole); while grading, finished rows are in ``<out>.partial``.
+    ``jobs`` students are graded at a time (default: the number of CPU cores). ``feedback_dir``
+    gets ``<student>.html`` and ``<student>.md``; ``canvas`` and ``moodle`` are gradebook imports.
     """
+    options = options or Options()
     submissions_dir, source_dir = Path(submissions_dir), Path(source_dir)
     if not submissions_dir.is_dir():
         raise ValueError(f"{submissions_dir} is not a folder; expected one folder per student, each holding "
                          "that student's notebooks")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive whole number, got {jobs!r}")
     sources = {p.name: nbformat.read(p, NBFORMAT_VERSION) for p in sorted(source_dir.glob("*.ipynb"))}
     if not sources:
         raise ValueError(f"no solution notebooks (*.ipynb) in {source_dir}")
-    students = sorted(p for p in submissions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    tests = {name: autograder_cells(nb) for name, nb in sources.items()}
-    max_points = {f"{name}:{g}": float(nbgrader_metadata(c).get("points", 0))
-                  for name in sources for g, c in tests[name].items()}
+    check_sandbox(options.sandbox)
+    if not options.sandbox:
+        print("warning: grading WITHOUT a sandbox (--no-sandbox): student code runs with your rights and can read "
+              "and change your files; the CSV's sandbox column says so", file=sys.stderr)
+    folders, refused = find_students(submissions_dir)
+    columns = _columns(sources)
+    offset = (os.getpid() % 100) * 10_000
+    tasks = [(folder, offset + i * len(sources)) for i, folder in enumerate(folders)]
+    rows: dict[str, dict] = {}
+    grades: dict[str, list[NotebookGrade]] = {}
+    partial = Path(f"{out}.partial") if out is not None else None
+    names = sorted([f.name for f in folders] + list(refused))
+    for name, why in refused.items():  # a student "folder" that is a link: a row of zeros, for review
+        print(f"warning: {name}: {why}", file=sys.stderr)
+        rows[name] = _row(name, [unsubmitted(n, s, why) for n, s in sources.items()], [why], [why], options)
+    for row, notebook_grades, notes in _each_graded(tasks, sources, options, jobs, progress):
+        rows[row["student"]] = row
+        grades[row["student"]] = notebook_grades
+        if partial is not None:
+            gradebook.write_csv(partial, columns, [rows[n] for n in names if n in rows])
+        if feedback_dir is not None:
+            report.write_reports(feedback_dir, row["student"], notebook_grades, notes)
+    ordered = [rows[n] for n in names]
+    if out is not None:
+        gradebook.write_csv(out, columns, ordered)
+        partial.unlink(missing_ok=True)
+    totals = {name: sum(points_of(c) for c in {**autograded_cells(nb), **manual_cells(nb)}.values())
+              for name, nb in sources.items()}
+    if canvas is not None:
+        gradebook.write_canvas(canvas, ordered, totals)
+    if moodle is not None:
+        summary = {s: {g.name: "; ".join(f"{r.grade_id}: {r.status}" for r in g.results) for g in gs}
+                   for s, gs in grades.items()}
+        gradebook.write_moodle(moodle, ordered, totals, summary)
+    return ordered
+
+
+def _columns(sources: dict[str, NotebookNode]) -> list[str]:
     columns = ["student"]
-    for name in sources:
-        if tests[name]:
-            columns += [f"{name}:{g}" for g in tests[name]] + [f"{name} total"]
-    columns += ["total", "max_total", "problems"]
-    rows = []
-    with open(out, "w", newline="") if out is not None else contextlib.nullcontext() as f:
-        writer = csv.DictWriter(f, fieldnames=columns) if f is not None else None
-        if writer:
-            writer.writeheader()
-            f.flush()
-        for student in _progress(students, desc="grading"):
-            rows.append(_grade_student(student, sources, tests, max_points, cell_timeout, notebook_timeout,
-                                       keep_executed))
-            if writer:
-                writer.writerow(rows[-1])
-                f.flush()
-    return rows
+    for name, nb in sources.items():
+        graded = [*autograded_cells(nb), *manual_cells(nb)]
+        if graded:
+            columns += [f"{name}:{g}" for g in graded] + [f"{name} total"]
+    return columns + ["total", "max_total", "needs_manual_grading", "sandbox", "review", "problems"]
 
 
-def _grade_student(student: Path, sources: dict, tests: dict, max_points: dict, cell_timeout: float,
-                   notebook_timeout: float | None, keep_executed: str | Path | None) -> dict:
-    """One student's CSV row (see ``grade``)."""
-    row: dict = {"student": student.name, **{col: 0.0 for col in max_points}}
-    problems: list[str] = []
-    submitted = {p.name: p for p in sorted(student.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts}
-    for name, source in sources.items():
-        if name not in submitted:
-            if tests[name]:
+def _each_graded(tasks, sources, options, jobs, progress):
+    """``(row, notebook grades, notes)`` of each student, as they finish (``jobs`` at a time).
+
+    Students are graded in worker threads, also with one job (the work is done in the kernels; each
+    thread drives its own kernels): so a Ctrl-C reaches the main thread at once, where nbclient would
+    otherwise take it for itself (it shuts that notebook's kernel down and goes on with the next).
+    On any exception the students not started are cancelled; those running are left to the caller.
+    """
+    bar = _progress(len(tasks)) if progress else None
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), thread_name_prefix="grade")
+    futures = [pool.submit(_grade_student, folder, sources, options, uid_offset) for folder, uid_offset in tasks]
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+            if bar is not None:
+                bar.update()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    if bar is not None:
+        bar.close()
+
+
+def _progress(total: int):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc="grading", unit="student")
+
+
+def _grade_student(folder: Path, sources: dict, options: Options, uid_offset: int) -> tuple[dict, list, list]:
+    """One student's CSV row, notebook grades and notes about the folder (see ``grade``)."""
+    student = scan_student(folder, list(sources), options.max_file_size)
+    grades, problems, review = [], [f"{p}" for p in student.problems], []
+    review += [p for p in student.problems if "refused" in p or "copies" in p]
+    for j, (name, source) in enumerate(sources.items()):
+        graded = [*autograded_cells(source), *manual_cells(source)]
+        if name not in student.notebooks:
+            if graded:
                 problems.append(f"{name}: not submitted")
+            grades.append(unsubmitted(name, source, "not submitted"))
             continue
         try:
-            nb = nbformat.read(submitted[name], NBFORMAT_VERSION)
-        except Exception as exc:
-            problems.append(f"{name}: unreadable notebook ({type(exc).__name__})")
+            nb = read_notebook(student.notebooks[name], options.max_file_size)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+            grades.append(unsubmitted(name, source, str(exc)))
             continue
-        executed = Path(keep_executed) / student.name / name if keep_executed is not None else None
-        points, notes = autograde_notebook(nb, source, submitted[name].parent, cell_timeout, notebook_timeout,
-                                           executed)
-        row.update({f"{name}:{g}": p for g, p in points.items()})
-        problems += [f"{name}: {n}" for n in notes]
-    for name in sources:
-        if tests[name]:
-            row[f"{name} total"] = sum(row[f"{name}:{g}"] for g in tests[name])
-    row["total"] = sum(row[col] for col in max_points)
-    row["max_total"] = sum(max_points.values())
+        executed = options.keep_executed / student.name / name if options.keep_executed is not None else None
+        uid = SANDBOX_UIDS[(uid_offset + j) % len(SANDBOX_UIDS)]
+        try:
+            graded_nb = grade_notebook(name, nb, source, student, options, uid, executed)
+        except Exception as exc:  # a crash of the grader on this notebook costs this notebook only
+            graded_nb = unsubmitted(name, source, f"grading stopped: {type(exc).__name__}: {exc}")
+            graded_nb.review.append(graded_nb.problems[-1])
+        grades.append(graded_nb)
+        problems += [f"{name}: {p}" for p in graded_nb.problems]
+        review += [f"{name}: {r}" for r in graded_nb.review]
+    return _row(student.name, grades, problems, review, options), grades, student.problems
+
+
+def _row(student: str, grades: list[NotebookGrade], problems: list[str], review: list[str], options: Options) -> dict:
+    """A student's CSV row (see ``grade``)."""
+    row: dict = {"student": student}
+    for g in grades:
+        row.update({f"{g.name}:{r.grade_id}": r.points for r in g.results})
+        if g.results:
+            row[f"{g.name} total"] = g.earned
+    row["total"] = sum(g.earned for g in grades)
+    row["max_total"] = sum(g.possible for g in grades)
+    row["needs_manual_grading"] = "; ".join(f"{g.name}:{r.grade_id} ({r.max_points:g} points)" for g in grades
+                                            for r in g.results if r.status == "needs manual grading")
+    row["sandbox"] = "bubblewrap" if options.sandbox else UNSANDBOXED
+    row["review"] = "; ".join(dict.fromkeys(review))
     row["problems"] = "; ".join(problems)
     return row
-
-
-def _progress(items, desc: str):
-    from tqdm.auto import tqdm
-    return tqdm(items, desc=desc, unit="student")
-
-
-# --------------------------------------------------------------------------- command line

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-__all__ = ["release_notebook", "release", "answers_page", "execute_notebook", "autograder_cells", "nbgrader_metadata",
+__all__ = ["release_notebook", "release", "answers_page", "execute_notebook", "nbgrader_metadata",
            "NBFORMAT_VERSION", "RESULTS_TAG"]
 
 NBFORMAT_VERSION = 4
@@ -26,12 +26,6 @@ NBFORMAT_VERSION = 4
 def nbgrader_metadata(cell: NotebookNode) -> dict:
     """The nbgrader metadata of a cell (empty if it has none)."""
     return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def autograder_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
-    """The autograder test cells of a notebook, by their nbgrader ``grade_id``."""
-    return {nbgrader_metadata(c)["grade_id"]: c for c in nb.cells
-            if nbgrader_metadata(c).get("grade") and not nbgrader_metadata(c).get("solution")}
 
 
 RESULTS_TAG = "results"  # a solution cell with this tag reports measured results: the release drops it
