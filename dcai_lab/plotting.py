@@ -218,11 +218,18 @@ def figure_png(fig, dpi: int = 80) -> bytes:
 
 
 def plot_stopping(history, ax=None):
-    """One run's learning curve with a dashed line where each stopping rule would have stopped (notebook 05).
+    """One run's learning curve with a dashed line where each stopping rule would have stopped (notebook 05, section 7).
 
-    ``history`` comes from :func:`dcai_lab.active.run_active_learning` with ``stopping=[...]``;
-    the legend gives each rule's labels and test accuracy at its stop (rules that never
-    stopped are listed as such). Returns the axes.
+    The line of rule ``k`` is at ``n_labeled[History.stops[k]]``. ``history`` comes from
+    :func:`dcai_lab.active.run_active_learning` with ``stopping=[...]``; the legend gives each
+    rule's labels and test accuracy at its stop (rules that never stopped are listed as such).
+    Returns the axes.
+
+    >>> from dcai_lab.history import History
+    >>> h = History("entropy", 0, np.arange(2), n_labeled=[10, 20, 30], accuracy=[0.7, 0.8, 0.9])
+    >>> h.stops = {"label budget": 1, "stabilizing predictions": None}
+    >>> [t.get_text() for t in plot_stopping(h).get_legend().get_texts()][1:]
+    ['label budget: 20 labels, accuracy 0.800', 'stabilizing predictions: never stopped']
     """
     if not getattr(history, "stops", None):
         raise ValueError("the history records no stopping rule; run the loop with stopping=[...] "
