@@ -13,14 +13,17 @@ pool of ``n > m`` are the pool of ``m``.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from dcai_lab._checks import check_float, check_int, check_seed
 from dcai_lab.data import Dataset
 
-__all__ = ["augment_pool"]
+__all__ = ["augment_pool", "augment_chunk", "CHUNK_SIZE"]
 
-_CHUNK = 65_536  # items per random stream; fixed so the pool does not depend on memory settings
+CHUNK_SIZE = 65_536  # items per random stream; fixed so the pool does not depend on memory settings
+_CHUNK = CHUNK_SIZE
 
 
 def augment_pool(dataset: Dataset, n: int, seed: int = 0, max_rotation: float = 8.0,
@@ -48,12 +51,51 @@ def augment_pool(dataset: Dataset, n: int, seed: int = 0, max_rotation: float = 
                   max_shift=max_shift, elastic_alpha=elastic_alpha, elastic_sigma=elastic_sigma)
     for chunk, start in enumerate(range(0, n, _CHUNK)):
         stop = min(start + _CHUNK, n)
-        rng = np.random.default_rng([seed, chunk])
-        base = rng.integers(0, len(dataset), size=_CHUNK)[: stop - start]
-        images[start:stop] = _distort(dataset.images[base], rng, **params)
-        source[start:stop] = base
+        images[start:stop], source[start:stop] = _chunk(dataset, n, seed, chunk, params)
     return Dataset(images, dataset.y[source], list(dataset.class_names),
                    f"{dataset.name}-augmented-{n}", dataset.source_index[source])
+
+
+def augment_chunk(dataset: Dataset, n: int, seed: int, chunk: int, **distortions) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk ``chunk`` of ``augment_pool(dataset, n, seed, **distortions)``: its images and base rows, alone.
+
+    Item ``i`` of a pool belongs to chunk ``i // CHUNK_SIZE``, and each chunk draws from its own
+    random stream ``default_rng([seed, chunk])``, so a chunk can be made without the others (by
+    :mod:`dcai_lab.pool_files`, or on another machine): ``augment_chunk(d, n, s, c)[0]`` equals
+    ``augment_pool(d, n, s).images[c * CHUNK_SIZE:(c + 1) * CHUNK_SIZE]``. Taught in notebook 02, section 13.
+
+    Returns
+    -------
+    images : uint8 (m, H, W[, C]), ``m = min(CHUNK_SIZE, n - chunk * CHUNK_SIZE)``.
+    base : int64 (m,), the row of ``dataset`` each item distorts.
+
+    >>> from dcai_lab.data import load_digits
+    >>> digits = load_digits()
+    >>> images, base = augment_chunk(digits, 5, 0, 0)      # a pool of 5 items is one chunk
+    >>> images.shape, bool((images == augment_pool(digits, 5).images).all())
+    ((5, 8, 8), True)
+    """
+    if not isinstance(dataset, Dataset):
+        raise ValueError(f"dataset must be a Dataset (e.g. load_digits()), got {type(dataset).__name__}")
+    n, seed = check_int(n, "n", min=1), check_seed(seed)
+    chunk = check_int(chunk, "chunk", min=0, max=(n - 1) // _CHUNK, hint=f" (a pool of {n} items has "
+                      f"{(n - 1) // _CHUNK + 1} chunks of {_CHUNK})")
+    params = {name: p.default for name, p in inspect.signature(augment_pool).parameters.items()
+              if name not in ("dataset", "n", "seed")}  # augment_pool's defaults
+    unknown = set(distortions) - set(params)
+    if unknown:
+        raise ValueError(f"unknown distortion(s) {sorted(unknown)}; choose from {sorted(params)}")
+    params.update(distortions)
+    for name, value in params.items():
+        check_float(value, name, min=0)
+    return _chunk(dataset, n, seed, chunk, params)
+
+
+def _chunk(dataset: Dataset, n: int, seed: int, chunk: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    start, stop = chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)
+    rng = np.random.default_rng([seed, chunk])
+    base = rng.integers(0, len(dataset), size=_CHUNK)[: stop - start]
+    return _distort(dataset.images[base], rng, **params), base
 
 
 def _distort(images: np.ndarray, rng: np.random.Generator, *, max_rotation: float, max_scale: float,

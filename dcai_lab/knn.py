@@ -10,8 +10,9 @@ are scaled to unit length, so the inner product of two rows is their cosine simi
   bit with probability ``theta / pi``, so the Hamming distance ``h`` of their codes estimates
   ``theta ~= pi * h / n_bits``. faiss scans every code (fast popcounts on ``n_bits / 8`` bytes
   per point): the search is still linear in the pool, only cheaper per point;
-- ``"hnsw"``: a navigable small-world graph; a greedy walk visits a few hundred points per
-  query, so its search cost grows roughly like ``log n``;
+- ``"hnsw"``: a navigable small-world graph; a greedy walk keeps the ``ef_search`` best points
+  met and visits their links (up to ``2 * hnsw_m`` each) layer by layer, so its search cost
+  grows roughly like ``log n``;
 - ``"ivfsq"`` and ``"ivfpq"``: an inverted file of compressed vectors, for pools whose float
   vectors do not fit in memory (notebook 02, section 12). k-means cuts the space into ``nlist``
   cells and every point is stored, compressed, in the list of its cell; a query scans only the
@@ -38,23 +39,20 @@ Embeddings given as a ``np.memmap`` of float32 unit rows (``np.load(path, mmap_m
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 
-from dcai_lab._checks import CHUNK_ROWS, as_array, check_choice, check_ids, check_int, check_matrix, check_seed, some, \
+from dcai_lab._checks import CHUNK_ROWS, as_array, check_choice, check_ids, check_int, check_matrix, check_seed, \
     unit_rows
+from dcai_lab._ivf import MIN_IVF_POINTS, TRAIN_PER_CENTROID
+from dcai_lab._ivf import faiss_threads as _faiss_threads
+from dcai_lab._ivf import train_ivf as _train_ivf
+from dcai_lab._ivf import unit_memmap as _unit_memmap
 
 __all__ = ["KnnIndex", "recall_at_k", "exact_search", "ivf_settings", "INDEX_KINDS"]
 
 INDEX_KINDS = ("flat", "lsh", "hnsw", "ivfsq", "ivfpq")
 IVF_KINDS = ("ivfsq", "ivfpq")
 MAX_BITS = 16_384  # LSH: longer codes cost n * n_bits / 8 bytes and add little recall
-PQ_CENTROIDS = 256  # IVF-PQ: one byte per code
-TRAIN_PER_CENTROID = 39  # faiss's k-means wants at least 39 training points per centroid
-MIN_IVF_POINTS = PQ_CENTROIDS * TRAIN_PER_CENTROID  # 9,984 points train PQ's 256-centroid codebooks
-HNSW_CELLS = 1024  # IVF with more cells finds a point's cell with an HNSW graph of the centroids
-UNIT_TOLERANCE = 1e-4  # memory-mapped embeddings: |norm - 1| allowed without a copy
 
 
 class KnnIndex:
@@ -335,65 +333,3 @@ def exact_search(embeddings, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
         heap.add_result(sims, ids + start)
     heap.finalize()
     return heap.D, heap.I
-
-
-def _unit_memmap(vectors: np.memmap) -> np.memmap:
-    """A memory-mapped embedding file, checked chunk by chunk (float32, finite unit rows) and returned as is."""
-    if vectors.ndim != 2 or vectors.dtype != np.float32 or 0 in vectors.shape:
-        raise ValueError(f"memory-mapped embeddings must be a float32 array (n_points, dim), got dtype "
-                         f"{vectors.dtype} and shape {vectors.shape}")
-    for start in range(0, len(vectors), CHUNK_ROWS):
-        norms = np.linalg.norm(vectors[start:start + CHUNK_ROWS], axis=1)
-        bad = np.flatnonzero(~(np.abs(norms - 1) <= UNIT_TOLERANCE))  # NaN fails too
-        if len(bad):
-            raise ValueError(f"memory-mapped embeddings must hold finite unit rows (embed(..., normalize=True)), "
-                             f"rows {some(bad + start)} do not; normalise them into a new file, or load them into "
-                             "memory (np.asarray) to be normalised here")
-    return vectors
-
-
-def _train_ivf(vectors, nlist: int, pq_bytes: int | None, seed: int):
-    """An empty, trained IVF index (inner product): k-means cells, and the codes' ranges (SQ, ``pq_bytes``
-    None) or codebooks (PQ), from a seeded sample.
-
-    Above ``HNSW_CELLS`` cells the centroids go into an HNSW graph (built with one thread:
-    deterministic), so that assigning each of ``n`` points to its cell costs about ``log nlist``
-    comparisons instead of ``nlist`` (faiss's advice for large ``nlist``).
-    """
-    import faiss
-
-    n, d = vectors.shape
-    n_train = min(n, max(MIN_IVF_POINTS, TRAIN_PER_CENTROID * nlist))
-    sample = np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False))
-    train = np.ascontiguousarray(vectors[sample], dtype=np.float32)
-    kmeans = faiss.Kmeans(d, nlist, niter=10, seed=seed, spherical=True, verbose=False)
-    kmeans.train(train)
-    if nlist > HNSW_CELLS:
-        quantizer = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        quantizer.hnsw.rng = faiss.RandomGenerator(seed)
-        quantizer.hnsw.efSearch = 64
-    else:
-        quantizer = faiss.IndexFlatIP(d)
-    with _faiss_threads(1):
-        quantizer.add(kmeans.centroids)
-    if pq_bytes is None:
-        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
-    else:
-        index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_bytes, 8, faiss.METRIC_INNER_PRODUCT)
-        index.pq.cp.seed = seed
-    index.train(train)  # the quantizer is full, so this trains the codes only
-    return index
-
-
-@contextmanager
-def _faiss_threads(n_threads: int):
-    """Run faiss with ``n_threads`` OpenMP threads, then restore the previous number."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)

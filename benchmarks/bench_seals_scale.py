@@ -1,0 +1,365 @@
+"""SEALS at scale: the cost of a round against the size of the pool, 100,000 to 10,000,000 digits.
+
+Run: ``python -m benchmarks seals_scale`` (``make bench BENCH=seals_scale``) runs the three sizes
+of ``SIZES``, each in its own process (so each size's peak memory is its own);
+``python -m benchmarks.bench_seals_scale --size 100000`` runs one. The first run of a size builds
+its pool on disk (:func:`dcai_lab.pool_files.make_pool_files`: chunk by chunk, resumable, cached
+under ``data/cache/``: 0.6 GB per million items); later runs open it.
+
+Set-up (all seeded), per pool size ``n``:
+
+- **pool**: the pool of ``benchmarks.bench_seals`` (distorted *train* digits, class ``RARE_CLASS``
+  rare at ``PREVALENCE``, the first ``n`` of ``1.15 n`` augmented items), built into memory-mapped
+  files with the shipped SSL encoder's unit embeddings; the test set is the 449 original test digits.
+- **index**: ``KnnIndex(embeddings, kind=INDEX_KIND, nprobe=NPROBE)``, an IVF index of 8-bit
+  scalar-quantized vectors (``d`` = 128 bytes per point instead of 512; :mod:`dcai_lab.knn`) with
+  about ``sqrt(n)`` cells, built from the memory-mapped file chunk by chunk. Its recall@``RECALL_K``
+  against exact search (:func:`dcai_lab.knn.exact_search`) is measured for ``N_QUERIES`` random
+  pool points, at every ``nprobe`` of ``NPROBE_SWEEP``. Why SQ8 and not PQ: on these pools a
+  digit's nearest neighbours are distorted copies of the same digit, closer together than
+  product quantization's error (README, "SEALS at ten million items", gives the measured recalls).
+- **k**: ``K_SEALS`` = 100 neighbours per label, as in the SEALS paper; with 50 the candidate
+  pool of the 1M pool found measurably fewer 3s than full-pool MaxEnt (README).
+- **rare-concept search**: :func:`dcai_lab.rare.rare_concept_search` for ``METHODS`` (full-pool
+  MaxEnt and SEALS + MaxEnt with k = ``K_SEALS``), 5 positives + 95 negatives to start,
+  ``BATCH_SIZE`` labels per round for ``N_ROUNDS`` rounds, seeds ``SEEDS``, side by side in one run.
+  Per round: points scored and selection seconds (SEALS's include the index search for the new
+  labels); at the end: positives found (recall of the rare class) and test average precision.
+  Both methods run with one thread (the loop's default ``n_threads=1``), see the baseline below.
+- **baseline**: full-pool scoring of the pool with the model of the first round (seed 0), measured
+  four ways (best of ``BASELINE_REPEATS``): the loop's own ``entropy_sampling`` (float64 chunks of
+  ``SCORE_CHUNK_ROWS``) with 1 and 2 threads; ``predict_proba`` on float32 chunks on a thread pool;
+  and the linear model's logits written out by hand in float32 (``x . w + b``, the fastest we could
+  make it). Reported in points per second, so the ratios below can be read against the fastest.
+- **bookkeeping**: the loop's own per-round work outside the selection timer (the unlabeled ids,
+  the candidate pool's ids), measured once, so nothing that grows with the pool hides there.
+- **memory**: the process's peak resident set (``resource.getrusage``, file pages of the
+  memory-mapped embeddings included) and, at the end, its anonymous and file-backed parts.
+
+Results: ``benchmarks/results/seals_scale_<n>.json``, read by :func:`dcai_lab.seals_scaling.plot_seals_scaling`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = (100_000, 1_000_000, 10_000_000)
+RARE_CLASS, PREVALENCE = 3, 0.002
+INDEX_KIND, NPROBE = "ivfsq", 4
+NPROBE_SWEEP = (1, 2, 4, 8, 16)
+RECALL_K, N_QUERIES = 10, 200
+K_SEALS, BATCH_SIZE, N_ROUNDS = 100, 50, 8
+SEEDS = (0, 1, 2, 3, 4)
+METHODS = ("full MaxEnt", "SEALS + MaxEnt")
+BASELINE_REPEATS = 3
+RESULTS = Path(__file__).parent / "results"
+PLOT = RESULTS / "seals_scale.png"
+
+
+def results_path(n: int, folder: Path = RESULTS) -> Path:
+    return folder / f"seals_scale_{n}.json"
+
+
+def load_pool(n: int, cache_dir=None, progress: bool = True):
+    """The ``n``-item pool's files (built on first use), the rare-class flags and the test set's embeddings."""
+    from benchmarks.bench_seals import train_test
+    from dcai_lab.embed import embed
+    from dcai_lab.pool_files import make_pool_files
+
+    train, test = train_test()
+    start = time.perf_counter()
+    pool = make_pool_files(train, n, rare_class=RARE_CLASS, prevalence=PREVALENCE, cache_dir=cache_dir,
+                           progress=progress, verify=True)
+    seconds = time.perf_counter() - start
+    test_emb = embed(test, method="ssl", normalize=True, cache_dir=cache_dir, progress=False)
+    return pool, pool.y == RARE_CLASS, test_emb, test.y == RARE_CLASS, seconds
+
+
+def index_recall(index, n_queries: int = N_QUERIES, k: int = RECALL_K, seed: int = 0) -> dict:
+    """recall@k of ``index.neighbors`` against exact search over random pool points (the point itself left out),
+    and milliseconds per query with one thread (as inside the loop), at ``index.nprobe`` and for ``NPROBE_SWEEP``."""
+    from threadpoolctl import threadpool_limits
+
+    from dcai_lab.knn import exact_search, recall_at_k
+
+    ids = np.sort(np.random.default_rng(seed).choice(len(index), min(n_queries, len(index)), replace=False))
+    start = time.perf_counter()
+    _, exact = exact_search(index.vectors, np.asarray(index.vectors[ids]), k + 1)
+    exact_seconds = time.perf_counter() - start
+    keep = exact != ids[:, None]
+    keep[keep.all(axis=1), -1] = False
+    exact = exact[keep].reshape(len(ids), k)
+    sweep = {}
+    with threadpool_limits(1):
+        for nprobe in sorted(set(NPROBE_SWEEP) | {index.nprobe}):
+            index.index.nprobe = nprobe
+            index.neighbors(ids[:10], k)
+            start = time.perf_counter()
+            _, found = index.neighbors(ids, k)
+            seconds = time.perf_counter() - start
+            sweep[nprobe] = dict(recall_at_k=recall_at_k(found, exact), ms_per_query=1000 * seconds / len(ids))
+    index.index.nprobe = index.nprobe
+    return dict(**sweep[index.nprobe], k=k, n_queries=len(ids), exact_search_seconds=exact_seconds,
+                nprobe_sweep={str(p): v for p, v in sweep.items()})
+
+
+def first_model(emb, is_positive, seed: int = 0):
+    """The model of round 0 of the rare-concept search (seed ``seed``): what full-pool scoring scores first."""
+    from sklearn.linear_model import LogisticRegression
+
+    from dcai_lab.rare import initial_rare_labels
+
+    ids = initial_rare_labels(is_positive, 5, 95, seed=seed)
+    model = LogisticRegression(max_iter=1000, random_state=seed).fit(np.asarray(emb[ids]), is_positive[ids].astype(int))
+    labeled = np.zeros(len(emb), dtype=bool)
+    labeled[ids] = True
+    return model, labeled
+
+
+def _best_seconds(run, repeats: int) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _top(scores: np.ndarray, batch_size: int) -> np.ndarray:
+    """Positions of the ``batch_size`` largest scores (any order; all of them if there are fewer)."""
+    kth = min(batch_size, len(scores)) - 1
+    return np.argpartition(-scores, kth)[:kth + 1]
+
+
+def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 65_536) -> np.ndarray:
+    """Full-pool MaxEnt with ``predict_proba`` on float32 slices of the pool, on ``n_threads`` threads; top ids."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def best_of(start: int):
+        p = model.predict_proba(np.asarray(emb[start:start + rows]))
+        scores = -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+        scores[labeled[start:start + rows]] = -np.inf
+        top = _top(scores, batch_size)
+        return scores[top], top + start
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        parts = list(pool.map(best_of, range(0, len(emb), rows)))
+    scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return ids[np.lexsort((ids, -scores))[:batch_size]]
+
+
+def linear_by_hand(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 16_384) -> np.ndarray:
+    """Full-pool MaxEnt of a binary logistic regression written out in float32: ``p = sigmoid(x . w + b)``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    w, b = model.coef_.astype(np.float32).ravel(), np.float32(model.intercept_[0])
+
+    def best_of(start: int):
+        p = 1 / (1 + np.exp(-(np.asarray(emb[start:start + rows]) @ w + b)))
+        q = 1 - p
+        scores = -(p * np.log(np.maximum(p, 1e-30)) + q * np.log(np.maximum(q, 1e-30)))
+        scores[labeled[start:start + rows]] = -np.inf
+        top = _top(scores, batch_size)
+        return scores[top], top + start
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        parts = list(pool.map(best_of, range(0, len(emb), rows)))
+    scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return ids[np.lexsort((ids, -scores))[:batch_size]]
+
+
+def baseline(emb, is_positive, repeats: int = BASELINE_REPEATS) -> dict:
+    """Points per second of full-pool MaxEnt scoring, four ways; and whether they pick the same batch."""
+    from threadpoolctl import threadpool_limits
+
+    from dcai_lab.strategies import SCORE_CHUNK_ROWS, entropy_sampling
+
+    model, labeled = first_model(emb, is_positive)
+    n_scored = int((~labeled).sum())
+    out, picks = {}, {}
+    for name, threads, run in [
+            ("loop's entropy_sampling (float64 chunks), 1 thread", 1,
+             lambda: entropy_sampling(model, emb, labeled, BATCH_SIZE, np.random.default_rng(0))),
+            ("loop's entropy_sampling (float64 chunks), 2 threads", 2,
+             lambda: entropy_sampling(model, emb, labeled, BATCH_SIZE, np.random.default_rng(0))),
+            ("predict_proba on float32 chunks, 2 threads", 1,
+             lambda: float32_chunks(model, emb, labeled, BATCH_SIZE, 2)),
+            ("logits by hand in float32, 2 threads", 1, lambda: linear_by_hand(model, emb, labeled, BATCH_SIZE, 2))]:
+        with threadpool_limits(threads):
+            picks[name] = run()
+            seconds = _best_seconds(run, repeats)
+        out[name] = dict(seconds=seconds, points_per_second=n_scored / seconds)
+        print(f"  {name}: {seconds:.3f} s, {n_scored / seconds / 1e6:.2f} M points/s", flush=True)
+    first = next(iter(picks.values()))
+    return dict(points=n_scored, score_chunk_rows=SCORE_CHUNK_ROWS, ways=out,
+                same_batch={name: int(len(np.intersect1d(ids, first))) for name, ids in picks.items()})
+
+
+def bookkeeping(index, n_labeled: int = 500, seed: int = 0) -> dict:
+    """Seconds of the loop's per-round work outside the selection timer: unlabeled ids, candidate ids."""
+    from dcai_lab.seals import CandidatePool
+
+    labeled_ids = np.random.default_rng(seed).choice(len(index), n_labeled, replace=False)
+    labeled = np.zeros(len(index), dtype=bool)
+    labeled[labeled_ids] = True
+    pool = CandidatePool(index, K_SEALS, labeled=labeled_ids)
+    return dict(unlabeled_ids_seconds=_best_seconds(lambda: np.flatnonzero(~labeled), 5),
+                candidate_ids_seconds=_best_seconds(pool.ids, 5), candidates=len(pool))
+
+
+def memory() -> dict:
+    """Peak resident set (GB) and the current anonymous / file-backed parts (``/proc/self/status``)."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    kb = {key: int(status[key].split()[0]) for key in ("VmHWM", "RssAnon", "RssFile") if key in status}
+    return dict(peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                **{f"{key}_gb": value / 1e6 for key, value in kb.items()})
+
+
+def run_size(n: int, *, seeds=SEEDS, n_rounds: int = N_ROUNDS, batch_size: int = BATCH_SIZE, k: int = K_SEALS,
+             index_kind: str = INDEX_KIND, nprobe: int = NPROBE, n_queries: int = N_QUERIES,
+             repeats: int = BASELINE_REPEATS, cache_dir=None, progress: bool = True) -> dict:
+    """The whole benchmark at one pool size; the results as a dict (what ``seals_scale_<n>.json`` holds)."""
+    from benchmarks.bench_seals import rare_search, summarize
+    from dcai_lab.knn import KnnIndex
+
+    start, load_start = time.perf_counter(), os.getloadavg()
+    pool, is_positive, test_emb, is_positive_test, pool_seconds = load_pool(n, cache_dir, progress)
+    emb = pool.embeddings
+    print(f"pool: {len(pool):,} items, {int(is_positive.sum()):,} of class {RARE_CLASS} ({is_positive.mean():.2%}); "
+          f"embeddings {emb.shape} float32 memory-mapped ({emb.nbytes / 1e9:.2f} GB) from {pool.folder.name} "
+          f"({pool_seconds:.0f} s; built in {pool.info['seconds_building']:.0f} s)", flush=True)
+    build_start = time.perf_counter()
+    index = KnnIndex(emb, kind=index_kind, nprobe=nprobe)
+    build = time.perf_counter() - build_start
+    info = dict(kind=index_kind, nlist=index.nlist, nprobe=index.nprobe, rerank=index.rerank,
+                build_seconds=build, memory_mb=index.memory_bytes() / 1e6, **index_recall(index, n_queries))
+    print(f"index: {index!r}, nlist {index.nlist}, nprobe {index.nprobe}: built in {build:.0f} s, "
+          f"{info['memory_mb']:.0f} MB, recall@{RECALL_K} {info['recall_at_k']:.3f}, "
+          f"{info['ms_per_query']:.3f} ms per query", flush=True)
+    print("full-pool scoring baseline:", flush=True)
+    phases = dict(open_pool=pool_seconds, index_build=build, index_recall=time.perf_counter() - build_start - build)
+    phase_start = time.perf_counter()
+    base = baseline(emb, is_positive, repeats)
+    phases["baseline"] = time.perf_counter() - phase_start
+    phase_start = time.perf_counter()
+    frame = rare_search(emb, is_positive, test_emb, is_positive_test, index, k, batch_size, n_rounds, seeds,
+                        methods=METHODS)
+    phases["rare_search"] = time.perf_counter() - phase_start
+    phases["rare_search_by_method"] = {m: float(frame.loc[frame["method"] == m, "seconds_selecting"].sum())
+                                       for m in METHODS}
+    results = dict(pool_size=len(pool), rare_class=RARE_CLASS, prevalence=float(is_positive.mean()),
+                   n_positives=int(is_positive.sum()), k=k, batch_size=batch_size, n_rounds=n_rounds,
+                   seeds=list(seeds), methods=list(METHODS), pool_folder=pool.folder.name,
+                   pool_build_seconds=pool.info["seconds_building"], pool_open_seconds=pool_seconds,
+                   index=info, baseline=base, bookkeeping=bookkeeping(index), summary=summarize(frame))
+    results["per_round"] = frame.groupby(["method", "round"], sort=False)[
+        ["n_labeled", "n_scored", "seconds_selecting", "positives_found", "average_precision"]].mean().reset_index(
+    ).to_dict(orient="records")
+    results.update(memory=memory(), seconds=time.perf_counter() - start, phase_seconds=phases, machine=dict(
+        cpus=os.cpu_count(), load_average_start=list(load_start), load_average_end=list(os.getloadavg())))
+    print_summary(results)
+    return results
+
+
+def print_summary(r: dict) -> None:
+    print(f"\n### n = {r['pool_size']:,}: mean over the selecting rounds and {len(r['seeds'])} seeds\n")
+    print("| method | points scored / round | selection s / round | positives found | test AP |")
+    print("|---|---:|---:|---:|---:|")
+    for method, row in r["summary"].items():
+        print(f"| {method} | {row['points_scored']:,.0f} | {row['selection_seconds']:.4f} | "
+              f"{row['positives_found']:.3f} | {row['average_precision']:.3f} |")
+    seals = r["summary"].get("SEALS + MaxEnt", {})
+    if "fewer_points_scored" in seals:
+        print(f"\nSEALS + MaxEnt: {seals['fewer_points_scored']:.0f}x fewer points, "
+              f"{seals['less_selection_time']:.0f}x "
+              f"less selection time, recall ratio {seals['recall_ratio']:.3f}, AP ratio {seals['ap_ratio']:.3f}")
+    print(f"peak memory {r['memory']['peak_rss_gb']:.2f} GB; {r['seconds']:.0f} s; load average "
+          f"{r['machine']['load_average_start'][0]:.1f} -> {r['machine']['load_average_end'][0]:.1f}")
+
+
+def cost_model(results: dict, n: float = 1e9, machine_gb: float = 64.0, round_seconds: float = 10.0) -> list[tuple]:
+    """Per-item costs measured at one pool size, scaled to ``n`` items: rows (quantity, per item, at n).
+
+    Assumptions (stated in README): the costs grow linearly in the number of items, except SEALS's
+    round, whose candidates follow the labels and whose index search scans ``nprobe * n / nlist``
+    codes per query; with ``nlist`` grown in proportion to ``n`` (faiss's advice for a billion:
+    2^16..2^18 cells, trained on a sample) that stays as measured. A machine is this one: 2 cores,
+    ``machine_gb`` of memory of which half may hold an index.
+    """
+    m = results["pool_size"]
+    d = 128
+    index_bytes = results["index"]["memory_mb"] * 1e6 / m
+    embed_seconds = results["pool_build_seconds"] / (m * 1.15)  # per augmented item: distort and embed
+    build_seconds = results["index"]["build_seconds"] / m
+    fastest = max(w["points_per_second"] for w in results["baseline"]["ways"].values())
+    loop_pps = results["baseline"]["ways"]["loop's entropy_sampling (float64 chunks), 1 thread"]["points_per_second"]
+    seals = results["summary"]["SEALS + MaxEnt"]["selection_seconds"]
+    full_fast, full_loop = n / fastest, n / loop_pps
+    return [
+        ("embeddings on disk (float32, d = 128)", f"{4 * d} B", f"{4 * d * n / 1e9:,.0f} GB"),
+        ("IVF-SQ8 index in memory", f"{index_bytes:.0f} B", f"{index_bytes * n / 1e9:,.0f} GB: "
+         f"{int(np.ceil(index_bytes * n / 1e9 / (machine_gb / 2)))} machines of {machine_gb:.0f} GB (shards)"),
+        ("distort + embed, 2 cores", f"{embed_seconds * 1e6:.0f} us", f"{embed_seconds * n / 86400:,.0f} machine-days"),
+        ("index build (train + add), 2 cores", f"{build_seconds * 1e6:.1f} us",
+         f"{build_seconds * n / 3600:,.1f} machine-hours"),
+        ("full-pool MaxEnt round, fastest way", f"{1e9 / fastest:.0f} ns",
+         f"{full_fast:,.0f} s on one machine; {int(np.ceil(full_fast / round_seconds))} machines for a "
+         f"{round_seconds:.0f} s round"),
+        ("full-pool MaxEnt round, the loop's scoring", f"{1e9 / loop_pps:.0f} ns",
+         f"{full_loop:,.0f} s on one machine"),
+        (f"SEALS + MaxEnt round (k = {results['k']}, {results['batch_size']} labels)", "none", f"about {seals:.3f} s, as at {m:,} items, on one machine"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, help="one pool size, in this process (default: every size of SIZES, "
+                        "each in its own process)")
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0 .. n-1")
+    parser.add_argument("--rounds", type=int, default=N_ROUNDS)
+    parser.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
+    parser.add_argument("--cost-model", action="store_true", help="print the cost model for a billion items from "
+                        "the stored results of the largest pool, and stop")
+    parser.add_argument("--plot", action="store_true", help=f"draw the curve of the stored results into {PLOT}, and stop")
+    args = parser.parse_args(argv or [])
+    if args.plot:
+        from dcai_lab.seals_scaling import load_scaling_results, plot_seals_scaling
+
+        plot_seals_scaling(load_scaling_results(RESULTS)).savefig(PLOT, dpi=100)
+        print(f"wrote {PLOT}")
+        return
+    if args.cost_model:
+        from dcai_lab.seals_scaling import load_scaling_results
+
+        largest = load_scaling_results(RESULTS)[-1]
+        print(f"| quantity | per item (measured at {largest['pool_size']:,}) | at 1,000,000,000 items |")
+        print("|---|---:|---|")
+        for row in cost_model(largest):
+            print("| " + " | ".join(row) + " |")
+        return
+    if args.size is None:
+        for n in SIZES:
+            command = [sys.executable, "-m", "benchmarks.bench_seals_scale", "--size", str(n), "--seeds",
+                       str(args.seeds), "--rounds", str(args.rounds)] + (["--no-save"] if args.no_save else [])
+            subprocess.run(command, check=True, cwd=Path(__file__).parents[1])
+        if not args.no_save:
+            main(["--plot"])
+        return
+    results = run_size(args.size, seeds=tuple(range(args.seeds)), n_rounds=args.rounds)
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        results_path(args.size).write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {results_path(args.size)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
