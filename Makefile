@@ -9,6 +9,7 @@ ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?= -q -n auto --dist loadfile
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
+# e.g. GRADE_ARGS="--jobs 4 --canvas canvas.csv --keep-executed executed" (python -m dcai_lab.course grade --help)
 GRADE_ARGS ?=
 # The same floating-point results on every x86-64 CPU: numerical libraries pick code paths by instruction set
 # (AVX-512 machines would round differently and stored notebook outputs would not match); pin them to AVX2.
@@ -17,7 +18,7 @@ PIN_ISA := $(if $(filter x86_64,$(shell uname -m)),OPENBLAS_CORETYPE=Haswell MKL
 # Where notebook outputs are stored or compared (nbval): no progress bars, and widgets draw static figures.
 NB_ENV := $(PIN_ISA) TQDM_DISABLE=1 DCAI_STATIC_WIDGETS=1 MPLBACKEND=module://matplotlib_inline.backend_inline
 
-.PHONY: setup lab test release solutions grade bench timings clean
+.PHONY: setup lab test release solutions grade handout bench timings book clean
 
 setup: $(STAMP)
 
@@ -45,9 +46,14 @@ release: setup
 solutions: setup
 	$(NB_ENV) $(BIN)/python -m dcai_lab.course execute notebooks/solutions/*.ipynb
 
-## Autograde a folder of submitted notebooks into a CSV (make grade SUBMISSIONS=dir).
+## Autograde a folder of submissions (make grade SUBMISSIONS=dir): grades.csv, feedback/<student>.html and .md.
+## Every kernel runs in a bubblewrap sandbox (sudo apt-get install bubblewrap); see INSTRUCTORS.md.
 grade: setup
 	$(BIN)/python -m dcai_lab.course grade $(SUBMISSIONS) --source notebooks/solutions --out $(GRADES) $(GRADE_ARGS)
+
+## Build the folder to hand out to students, without solutions or hidden tests: build/handout/.
+handout: setup
+	$(BIN)/python -m dcai_lab.course handout build/handout --source notebooks/solutions
 
 ## Speed and memory benchmarks (ratios measured side by side in one run).
 bench: setup
@@ -56,6 +62,10 @@ bench: setup
 ## Time every solution notebook in a fresh kernel (without changing it) and check the course's time budget.
 timings: setup
 	$(NB_ENV) $(BIN)/python scripts/timings.py
+
+## Build the course website offline, two editions: build/book/student/ and build/book/instructor/ (docs/book.py).
+book: setup
+	$(BIN)/python docs/book.py --out build/book
 
 clean:
 	rm -rf $(VENV) data/cache/* build *.egg-info

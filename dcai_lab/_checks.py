@@ -12,10 +12,6 @@ argument, shows what it got and says what to do.
 Traceback (most recent call last):
 ...
 ValueError: batch_size must be an integer >= 1, got 2.5
->>> check_probs([[0.5, 0.2]])
-Traceback (most recent call last):
-...
-ValueError: probs rows must sum to 1 (row 0 sums to 0.7); pass predict_proba output or apply a softmax
 """
 
 from __future__ import annotations
@@ -24,9 +20,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_int", "check_float", "check_fraction", "check_bool", "check_choice", "check_seed", "check_rng",
-           "check_model", "check_path", "check_matrix", "check_vector", "check_probs", "check_ids", "check_mask",
-           "check_labels", "same_label_kind", "check_images", "as_array", "unit_rows", "some"]
+__all__ = ["check_int", "check_float", "check_fraction", "check_bool", "check_choice", "check_function", "check_seed",
+           "check_rng", "check_model", "check_path", "check_matrix", "check_vector", "check_probs", "check_ids",
+           "check_mask", "check_labels", "same_label_kind", "check_images", "as_array", "unit_rows", "some"]
 
 CHUNK_ROWS = 65_536  # rows per chunk where a whole-array temporary would be too large (unit_rows)
 
@@ -107,6 +103,13 @@ def check_choice(value, name: str, choices) -> str:
     """
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_function(value, name: str, example: str):
+    """A callable; ``example`` shows its call in the message (``"train_fn(X, y) -> fitted model"``)."""
+    if not callable(value):
+        raise ValueError(f"{name} must be a function {example}, got {type(value).__name__}")
     return value
 
 

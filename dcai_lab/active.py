@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_bool, check_choice, check_ids, check_int, check_labels, check_matrix, check_model, \
-    check_seed, same_label_kind
+from dcai_lab._checks import check_bool, check_choice, check_function, check_ids, check_int, check_labels, \
+    check_matrix, check_model, check_seed, same_label_kind
 from dcai_lab.history import History, LoopStopped
 from dcai_lab.strategies import STRATEGIES, predict_proba
 from dcai_lab.uncertainty import UnlabeledMean
@@ -205,9 +205,8 @@ def _check_options(candidates, progress, keep_scores, classes, y_test: np.ndarra
     """The loop's remaining arguments, before the oracle is asked: a candidate pool with ``ids()`` and
     ``add_labeled()``, two booleans, a given class list (distinct, labels of the same kind as ``y_test``)
     and the oracle (a function)."""
-    if oracle is not None and not callable(oracle):
-        raise ValueError(f"oracle must be a function oracle(pool_ids) -> labels (or a LabelingWidget), got "
-                         f"{type(oracle).__name__}")
+    if oracle is not None:
+        check_function(oracle, "oracle", "oracle(pool_ids) -> labels (or a LabelingWidget)")
     if candidates is not None and not (callable(getattr(candidates, "ids", None))
                                        and callable(getattr(candidates, "add_labeled", None))):
         raise ValueError("candidates must be None or a candidate pool with .ids() and .add_labeled(ids), such as "

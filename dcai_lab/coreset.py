@@ -41,8 +41,6 @@ def k_center_greedy(z: np.ndarray, labeled: np.ndarray, batch_size: int, candida
     ``z`` is a finite (N, d) array, ``labeled`` a boolean mask (N,), ``candidates`` the
     unlabeled pool ids to pick from (default: every unlabeled id), at least ``batch_size``
     of them. With nothing labeled, the first pick is drawn with ``rng`` (default: seed 0).
-    The strategy :func:`dcai_lab.strategies.core_set_sampling` checks its own arguments and
-    calls the kernel :func:`_k_center_greedy` directly.
     """
     z = check_matrix(z, "z", what="(n_pool, dim), one embedding per pool item", dtype=None)
     labeled = check_mask(labeled, len(z), "labeled")

@@ -37,7 +37,7 @@ import numpy as np
 from dcai_lab import _cache
 from dcai_lab._checks import check_bool, check_choice, check_images, check_int, check_path, unit_rows
 from dcai_lab.data import DATA_DIR
-from dcai_lab.encoder import EncoderUnavailableError, _to_tensor, checkpoint_path, load_encoder
+from dcai_lab.encoder import EncoderUnavailableError, images_to_tensor, checkpoint_path, load_encoder
 
 if TYPE_CHECKING:
     import torch
@@ -86,7 +86,7 @@ def _encode(encoder, images: np.ndarray, batch_size: int, progress: bool, prepro
         with torch.inference_mode():
             for start in tqdm(range(0, len(images), batch_size), desc="embedding", unit="batch",
                               disable=not progress, total=-(-len(images) // batch_size)):
-                x = _to_tensor(images[start: start + batch_size])
+                x = images_to_tensor(images[start: start + batch_size])
                 e = encoder(preprocess(x) if preprocess else x)
                 if out is None:
                     out = np.empty((len(images), e.shape[1]), dtype=np.float32)

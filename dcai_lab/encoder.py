@@ -23,7 +23,7 @@ from dcai_lab.data import DATA_DIR
 if TYPE_CHECKING:  # torch is imported inside the functions that need it: importing this module stays light
     import torch
 
-__all__ = ["build_encoder", "save_encoder", "load_encoder", "checkpoint_path", "EncoderMismatchError",
+__all__ = ["build_encoder", "images_to_tensor", "save_encoder", "load_encoder", "checkpoint_path", "EncoderMismatchError",
            "EncoderUnavailableError", "ARCH_VERSION", "DIGITS_CONFIG", "CHECKPOINT_SPLIT", "KINDS"]
 
 ARCH_VERSION = 1
@@ -41,8 +41,13 @@ class EncoderUnavailableError(RuntimeError):
     """An encoder's weights are not on disk (and were not downloaded)."""
 
 
-def _to_tensor(batch: np.ndarray) -> "torch.Tensor":
-    """A batch (B, H, W, C), uint8 or float, as a float32 tensor (B, C, H, W) in [0, 1]."""
+def images_to_tensor(batch: np.ndarray) -> "torch.Tensor":
+    """A checked batch of images (B, H, W, C), uint8 or float, as the float32 tensor (B, C, H, W) the encoder
+    takes: uint8 pixels divided by 255, floats as they are (notebook 02, section 2).
+
+    >>> images_to_tensor(np.full((2, 8, 8, 1), 255, dtype=np.uint8)).shape
+    torch.Size([2, 1, 8, 8])
+    """
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_int, check_labels, check_rng, check_seed, check_vector, same_label_kind
+from dcai_lab._checks import check_function, check_int, check_labels, check_rng, check_seed, check_vector, same_label_kind
 
 __all__ = ["PowerLawFit", "fit_power_law", "random_selector", "learning_curve"]
 
@@ -155,8 +155,7 @@ def learning_curve(train_fn: Callable, X: np.ndarray, y: np.ndarray, sizes: Sequ
     """
     import pandas as pd
 
-    if not callable(train_fn):
-        raise ValueError(f"train_fn must be a function train_fn(X, y) -> fitted model, got {type(train_fn).__name__}")
+    check_function(train_fn, "train_fn", "train_fn(X, y) -> fitted model")
     X = np.asarray(X)
     if X.ndim < 1 or len(X) == 0:
         raise ValueError(f"X must hold at least one example, got shape {X.shape}")
@@ -170,10 +169,7 @@ def learning_curve(train_fn: Callable, X: np.ndarray, y: np.ndarray, sizes: Sequ
         X, y, X_test, y_test = X[train], y[train], X[test], y[test]
     y_test = check_labels(y_test, "y_test", n=len(X_test))
     same_label_kind(y, y_test, "y", "y_test")
-    selector = selector or random_selector
-    if not callable(selector):
-        raise ValueError(f"selector must be a function selector(X, y, size, rng) -> indices, got "
-                         f"{type(selector).__name__}")
+    selector = check_function(selector or random_selector, "selector", "selector(X, y, size, rng) -> indices")
     for values, name in ((sizes, "sizes"), (seeds, "seeds")):
         if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
             raise ValueError(f"{name} must be a sequence of integers, e.g. [10, 100], got {values!r}")

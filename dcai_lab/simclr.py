@@ -26,7 +26,7 @@ import numpy as np
 
 from dcai_lab._checks import check_bool, check_float, check_fraction, check_images, check_int, check_labels, \
     check_seed
-from dcai_lab.encoder import _to_tensor, build_encoder
+from dcai_lab.encoder import images_to_tensor, build_encoder
 
 if TYPE_CHECKING:
     import torch
@@ -170,7 +170,7 @@ def _training_setup(images: Any, width: int, embedding_dim: int, seed: int, head
     """
     import torch
 
-    x = _to_tensor(check_images(images))
+    x = images_to_tensor(check_images(images))
     generator = torch.Generator().manual_seed(seed)
     config = {"in_channels": int(x.shape[1]), "width": width, "embedding_dim": embedding_dim}
     with torch.random.fork_rng(devices=[]):

@@ -36,7 +36,7 @@ import numpy as np
 
 from dcai_lab._checks import as_array, check_choice, check_ids, check_int, check_labels, check_mask, check_matrix, \
     check_model, check_rng, check_vector, some
-from dcai_lab.coreset import _k_center_greedy
+from dcai_lab.coreset import k_center_greedy
 from dcai_lab.uncertainty import UnlabeledMean, entropy, information_density, least_confidence, margin
 
 __all__ = ["random_sampling", "least_confidence_sampling", "margin_sampling", "entropy_sampling",
@@ -226,8 +226,8 @@ def core_set_sampling(model, X_pool, labeled, batch_size: int, rng: np.random.Ge
     (:func:`dcai_lab.coreset.k_center_greedy`). The model is not used."""
     X_pool, labeled = _check_pool(X_pool, labeled)
     z = check_matrix(X_pool if embeddings is None else embeddings, "embeddings", n_rows=len(X_pool), dtype=None)
-    return _k_center_greedy(z, labeled, check_int(batch_size, "batch_size", min=1),
-                            candidate_ids(labeled, batch_size, candidates), check_rng(rng))
+    return k_center_greedy(z, labeled, batch_size, candidates=candidate_ids(labeled, batch_size, candidates),
+                           rng=check_rng(rng))
 
 
 STRATEGIES: dict[str, Callable[..., np.ndarray]] = {

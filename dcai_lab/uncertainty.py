@@ -32,7 +32,7 @@ from dcai_lab._checks import CHUNK_ROWS, as_array, check_choice, check_float, ch
     check_probs, unit_rows
 
 __all__ = ["least_confidence", "margin", "entropy", "information_density", "mean_cosine_similarity",
-           "mean_unit_vector", "UnlabeledMean", "NEGATIVE_MODES"]
+           "mean_unit_vector", "UnlabeledMean", "NEGATIVE_MODES", "SCORES"]
 
 NEGATIVE_MODES = ("clip", "shift")
 
@@ -79,6 +79,9 @@ def _entropy(probs: np.ndarray) -> np.ndarray:
     """Entropy of checked probability rows (:func:`dcai_lab._checks.check_probs`)."""
     logs = np.log(probs, out=np.zeros_like(probs), where=probs > 0)
     return np.maximum(-(probs * logs).sum(axis=1), 0.0)
+
+
+SCORES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}  # the three, by name
 
 
 # --------------------------------------------------------------------------- information density

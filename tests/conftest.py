@@ -32,6 +32,29 @@ import pytest
 _TALLY = pytest.StashKey[collections.Counter]()
 
 
+# The slowest test files, slowest first. `make test` spreads whole files over the workers (--dist loadfile) in
+# collection order, so starting these first keeps one long file from running alone at the end.
+SLOW_FIRST = ("tests/test_nbgrader_agreement.py", "tests/test_grading_attacks.py", "tests/test_grading.py",
+              "tests/test_student_notebooks.py", "notebooks/solutions/01_active_learning.ipynb",
+              "notebooks/solutions/03_pruning_scaling_laws.ipynb", "notebooks/solutions/02_seals.ipynb",
+              "notebooks/solutions/05_deep_active_learning.ipynb", "tests/test_book.py", "tests/test_grading_sandbox.py",
+              "tests/test_handout.py", "tests/test_pool_files.py", "tests/test_distributed.py", "tests/test_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the slowest files first (a stable sort: the order inside a file, a notebook's cells, is kept)."""
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    root = config.rootpath
+
+    def file_rank(item):
+        try:
+            path = item.path.relative_to(root).as_posix()
+        except ValueError:
+            return len(SLOW_FIRST)
+        return rank.get(path, len(SLOW_FIRST))
+    items.sort(key=file_rank)
+
+
 def pytest_configure(config):
     from hypothesis import settings
 

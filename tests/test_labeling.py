@@ -215,7 +215,7 @@ def test_a_label_that_is_no_class_is_refused(label, message):
     (lambda t: t.ask(np.ones(6, bool)), "boolean mask"),
     (lambda t: t.ask([[0, 1]]), "ids must be a 1-D array"),
     (lambda t: t.answers([-1]), r"ids must be pool ids in 0..5"),
-    (lambda t: t.run(42), "function must be callable"),
+    (lambda t: t.run(42), "function must be a function such as run_active_learning"),
     (lambda t: t.run(t, [0]).result(timeout=-1), "timeout must be a finite number >= 0"),
 ])
 def test_bad_input(call, message):

@@ -9,7 +9,22 @@ others. Each says which notebook and exercise it stands in for.
 
 from __future__ import annotations
 
-__all__ = ["active_learning_loop", "batch_size_sweep"]
+import numpy as np
+
+__all__ = ["mean_images", "active_learning_loop", "batch_size_sweep"]
+
+
+# --------------------------------------------------------------------------- notebook 00
+
+
+def mean_images(images, y, n_classes):
+    """Notebook 00, exercise 1: the average image of each class, shape ``(n_classes, H, W)``.
+
+    >>> mean_images(np.array([[[0, 2]], [[4, 6]], [[9, 9]]]), np.array([0, 0, 1]), 2).tolist()
+    [[[2.0, 4.0]], [[9.0, 9.0]]]
+    """
+    images, y = np.asarray(images, dtype=np.float64), np.asarray(y)
+    return np.stack([images[y == c].mean(axis=0) for c in range(n_classes)])
 
 
 # --------------------------------------------------------------------------- notebook 01
@@ -70,7 +85,6 @@ def batch_size_sweep(X_pool, y_pool, X_test, y_test, strategies, batch_sizes, se
 
 # --------------------------------------------------------------------------- notebook 02
 
-import numpy as np  # noqa: E402  (notebook 01's references import inside their functions)
 
 __all__ += ["random_hyperplanes", "lsh_codes", "estimated_cosine", "hamming_search", "add_labeled", "seals_select",
             "seals_loop", "seals_k_sweep"]

@@ -188,6 +188,8 @@ class ClusterExplorer(WidgetView):
 
     def _draw_histogram(self, ax, c: int, members: np.ndarray, last: bool) -> None:
         """The distances of one cluster's members, with the cut and the kept side shaded."""
+        from matplotlib.ticker import MaxNLocator
+
         bins = np.linspace(self.scores.min(), self.scores.max(), 31)
         ax.hist(self.scores[members], bins=bins, color="tab:blue", alpha=0.8)
         cut = self.cut()
@@ -197,8 +199,9 @@ class ClusterExplorer(WidgetView):
             ax.axvspan(lo, hi, color="tab:green", alpha=0.12)
         ax.set_title(f"cluster {c}: keeps {self.kept_in_cluster(c)} of {len(members)}", fontsize=8, pad=2)
         ax.tick_params(labelsize=7)
-        ax.set_yticks([])
-        ax.yaxis.set_label_position("right")  # the left side touches the hardest images
+        ax.yaxis.tick_right()                  # the left side touches the hardest images
+        ax.yaxis.set_major_locator(MaxNLocator(3, integer=True))
+        ax.yaxis.set_label_position("right")
         ax.set_ylabel("examples", fontsize=7, labelpad=2)
         if last:
             ax.set_xlabel("distance to centroid", fontsize=8)

@@ -46,7 +46,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from dcai_lab._checks import check_float, check_ids, check_images, check_int
+from dcai_lab._checks import check_float, check_function, check_ids, check_images, check_int
 from dcai_lab.widgets._base import WidgetView
 
 __all__ = ["LabelingWidget", "LabelingStopped", "BackgroundRun", "labeling_widget"]
@@ -214,8 +214,7 @@ class LabelingWidget(WidgetView):
         and read the loop's result with ``.result()`` in a later cell. A Stop pressed
         before is forgotten: the new run can ask for labels.
         """
-        if not callable(function):
-            raise ValueError(f"function must be callable (e.g. run_active_learning), got {type(function).__name__}")
+        check_function(function, "function", "such as run_active_learning")
         with self._changed:
             self.stopped = False
             self._update()

@@ -38,12 +38,11 @@ from dcai_lab._checks import check_choice, check_images, check_int, check_labels
 from dcai_lab.history import History
 from dcai_lab.plotting import figure_png, image_tile
 from dcai_lab.strategies import top_scoring
-from dcai_lab.uncertainty import entropy, least_confidence, margin
+from dcai_lab.uncertainty import SCORES
 from dcai_lab.widgets._base import WidgetView, check_each
 
 __all__ = ["UncertaintyExplorer", "uncertainty_explorer", "MAX_K"]
 
-SCORES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}
 MAX_K = 30  # images side by side in one row of the picture; more would be too small to read
 
 
