@@ -140,13 +140,13 @@ def _top(scores: np.ndarray, batch_size: int) -> np.ndarray:
     return np.argpartition(-scores, kth)[:kth + 1]
 
 
-def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 65_536) -> np.ndarray:
-    """Full-pool MaxEnt with ``predict_proba`` on float32 slices of the pool, on ``n_threads`` threads; top ids."""
+def _top_of_chunks(entropies, emb, labeled, batch_size: int, n_threads: int, rows: int) -> np.ndarray:
+    """The ``batch_size`` unlabeled ids of largest ``entropies(x)``, scored ``rows`` at a time on ``n_threads``
+    threads (each chunk keeps its own top; ties to the lowest id)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def best_of(start: int):
-        p = model.predict_proba(np.asarray(emb[start:start + rows]))
-        scores = -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+        scores = entropies(np.asarray(emb[start:start + rows]))
         scores[labeled[start:start + rows]] = -np.inf
         top = _top(scores, batch_size)
         return scores[top], top + start
@@ -155,26 +155,27 @@ def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: i
         parts = list(pool.map(best_of, range(0, len(emb), rows)))
     scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return ids[np.lexsort((ids, -scores))[:batch_size]]
+
+
+def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 65_536) -> np.ndarray:
+    """Full-pool MaxEnt with ``predict_proba`` on float32 slices of the pool, on ``n_threads`` threads; top ids."""
+    def entropies(x):
+        p = model.predict_proba(x)
+        return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+
+    return _top_of_chunks(entropies, emb, labeled, batch_size, n_threads, rows)
 
 
 def linear_by_hand(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 16_384) -> np.ndarray:
     """Full-pool MaxEnt of a binary logistic regression written out in float32: ``p = sigmoid(x . w + b)``."""
-    from concurrent.futures import ThreadPoolExecutor
-
     w, b = model.coef_.astype(np.float32).ravel(), np.float32(model.intercept_[0])
 
-    def best_of(start: int):
-        p = 1 / (1 + np.exp(-(np.asarray(emb[start:start + rows]) @ w + b)))
+    def entropies(x):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
         q = 1 - p
-        scores = -(p * np.log(np.maximum(p, 1e-30)) + q * np.log(np.maximum(q, 1e-30)))
-        scores[labeled[start:start + rows]] = -np.inf
-        top = _top(scores, batch_size)
-        return scores[top], top + start
+        return -(p * np.log(np.maximum(p, 1e-30)) + q * np.log(np.maximum(q, 1e-30)))
 
-    with ThreadPoolExecutor(n_threads) as pool:
-        parts = list(pool.map(best_of, range(0, len(emb), rows)))
-    scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return ids[np.lexsort((ids, -scores))[:batch_size]]
+    return _top_of_chunks(entropies, emb, labeled, batch_size, n_threads, rows)
 
 
 def baseline(emb, is_positive, repeats: int = BASELINE_REPEATS) -> dict:

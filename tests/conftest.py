@@ -30,6 +30,7 @@ import sys
 import pytest
 
 _TALLY = pytest.StashKey[collections.Counter]()
+CHROMIUM = "/usr/bin/chromium"   # Debian's Chromium, for the real-browser tests (never a downloaded browser)
 
 
 # The slowest test files, slowest first. `make test` spreads whole files over the workers (--dist loadfile) in
@@ -157,3 +158,18 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(f"bad inputs tried: {tally['tried']}, clear errors (ValueError or TypeError "
                                     f"naming the argument): {tally['clear']}, functions covered: "
                                     f"{tally.get('functions', 0)}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium through Playwright, one per test module (tests that use it skip without it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
