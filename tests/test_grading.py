@@ -540,7 +540,7 @@ def _alive(pid: str) -> bool:
 
 
 @pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "no-sandbox"])
-def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_and_no_process(tmp_path, sandboxed):
+def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_no_copy_and_no_process(tmp_path, sandboxed):
     import signal
     import sys
     import time
@@ -556,7 +556,9 @@ def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_and_no_process(tmp_path
     out.write_text("student,total\nada,6\n")
     command = [sys.executable, "-m", "dcai_lab.course", "grade", str(subs), "--source", str(source_dir), "--out",
                str(out), "--jobs", "1", "--feedback", str(tmp_path / "feedback")] + ([] if sandboxed else ["--no-sandbox"])
-    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    (tmp_path / "tmp").mkdir()
+    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
     deadline = time.monotonic() + 120
     while tag not in subprocess.run(["ps", "-eo", "args", "-ww"], capture_output=True, text=True).stdout:
         assert time.monotonic() < deadline and grader.poll() is None, "the notebook never started"
@@ -568,6 +570,7 @@ def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_and_no_process(tmp_path
     assert grader.wait(timeout=15) == 130
     assert "interrupted: " in grader.stderr.read()
     assert out.read_text() == "student,total\nada,6\n"
+    assert not list((tmp_path / "tmp").iterdir()), "the temporary copy of the student's folder was left behind"
     time.sleep(3)  # without the sandbox, the kernel notices its parent is gone (ipykernel polls every second)
     assert not [pid for pid in kernels if _alive(pid)]
     running = subprocess.run(["ps", "-eo", "args", "-ww"], capture_output=True, text=True).stdout

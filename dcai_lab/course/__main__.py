@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted: {args.out} is as it was; the students graded so far are in {args.out}.partial",
               file=sys.stderr)
         sys.stderr.flush()
+        from dcai_lab.course.autograde import remove_temporary_copies
+
+        remove_temporary_copies()
         os._exit(130)  # at once: the running notebooks' kernels end with the grader (bubblewrap's --die-with-parent)
     return 0
 

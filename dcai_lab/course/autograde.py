@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -124,10 +125,25 @@ def grade_notebook(name: str, submission: NotebookNode, source: NotebookNode, st
     return grade
 
 
+_COPIES: set[Path] = set()  # the temporary copies being graded now (see remove_temporary_copies)
+_COPIES_LOCK = threading.Lock()
+
+
+def remove_temporary_copies() -> None:
+    """Remove the temporary copies of the notebooks being graded (a Ctrl-C ends the grader with ``os._exit``,
+    which runs no ``finally``: without this, copies of students' work and kernel keys stay in the temp folder)."""
+    with _COPIES_LOCK:
+        for base in list(_COPIES):
+            shutil.rmtree(base, ignore_errors=True)
+            _COPIES.discard(base)
+
+
 def _run(prepared, source: NotebookNode, student: Student | None, options: Options, uid: int, grade):
     """Run the prepared notebook in a fresh temporary copy of the student's folder, in the sandbox."""
     tests = autograded_cells(source)
     base = Path(tempfile.mkdtemp(prefix="dcai-grade-"))
+    with _COPIES_LOCK:
+        _COPIES.add(base)
     try:
         workdir, conn = base / "work", base / "conn"
         workdir.mkdir()
@@ -140,6 +156,8 @@ def _run(prepared, source: NotebookNode, student: Student | None, options: Optio
         return run_graded(prepared.nb, km, prepared.tests, spec, options.cell_timeout, options.notebook_timeout)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        with _COPIES_LOCK:
+            _COPIES.discard(base)
 
 
 def _note_the_run(grade: NotebookGrade, run, nb: NotebookNode, options: Options) -> None:
