@@ -56,7 +56,7 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:
 # --------------------------------------------------------------------------- side by side with scikit-activeml
 
 
-def _adapters():
+def skactiveml_adapters():
     """Two scikit-activeml classifiers that wrap an already fitted model (their fit does nothing)."""
     from skactiveml.base import SkactivemlClassifier
 
@@ -95,7 +95,7 @@ def bench_side_by_side() -> None:
         return
     import skactiveml
 
-    Fitted, Sampled = _adapters()
+    Fitted, Sampled = skactiveml_adapters()
     pool, _ = course_split()
     rows = {name: {"agree": 0, "diff": 0.0, "kit": [], "peer": []}
             for name in ("vote entropy", "consensus KL", "BALD", "BatchBALD (batch 4)")}

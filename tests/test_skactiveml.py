@@ -9,34 +9,16 @@ import pytest
 skactiveml = pytest.importorskip("skactiveml", reason="scikit-activeml is not installed (pip install --no-deps "
                                                       "scikit-activeml makefun): the side-by-side test needs it")
 
-from skactiveml.base import SkactivemlClassifier  # noqa: E402
 from skactiveml.pool import BatchBALD, GreedyBALD, QueryByCommittee  # noqa: E402
 
+from benchmarks.bench_deep import skactiveml_adapters  # noqa: E402
 from dcai_lab.bald import bald_sampling, bald_scores, batch_bald_sampling  # noqa: E402
 from dcai_lab.cnn import CNNClassifier  # noqa: E402
 from dcai_lab.committee import Committee, consensus_kl_sampling, vote_entropy, vote_entropy_sampling  # noqa: E402
 from dcai_lab.data import course_split  # noqa: E402
 
 
-class Fitted(SkactivemlClassifier):
-    """An already fitted model as a scikit-activeml classifier (its fit does nothing)."""
-
-    def __init__(self, model=None, classes=None, missing_label=np.nan):
-        super().__init__(classes=classes, missing_label=missing_label)
-        self.model = model
-
-    def fit(self, X, y, sample_weight=None):
-        self.classes_ = self.model.classes_
-        return self
-
-    def predict_proba(self, X):
-        return self.model.predict_proba(X)
-
-    def predict(self, X):
-        return self.model.predict(X)
-
-    def sample_proba(self, X):
-        return self.model.predict_proba_samples(X)
+Fitted, Sampled = skactiveml_adapters()  # an already fitted model as a scikit-activeml classifier
 
 
 @pytest.fixture(scope="module", params=[0, 1])
@@ -67,7 +49,7 @@ def test_query_by_committee_matches(setting):
 def test_bald_and_batch_bald_from_the_same_samples_match(setting):
     pool, labeled, ids, y, seed = setting
     cnn = CNNClassifier(random_state=seed).fit(pool.X[labeled], pool.y[labeled])
-    sampler = Fitted(cnn).fit(None, None)
+    sampler = Sampled(cnn).fit(None, None)
     theirs, utilities = GreedyBALD(sample_predictions_method_name="sample_proba", random_state=0).query(
         pool.X, y, ensemble=sampler, fit_ensemble=False, candidates=ids, batch_size=10, return_utilities=True)
     assert np.allclose(utilities[0][ids], bald_scores(cnn.predict_proba_samples(pool.X[ids])), atol=1e-5)  # eps 1e-7
