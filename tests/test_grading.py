@@ -9,7 +9,9 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -540,7 +542,7 @@ def _alive(pid: str) -> bool:
 
 
 @pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "no-sandbox"])
-def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_no_copy_and_no_process(tmp_path, sandboxed):
+def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_no_copy_and_no_process(tmp_path, sandboxed, request):
     import signal
     import sys
     import time
@@ -556,9 +558,10 @@ def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_no_copy_and_no_process(
     out.write_text("student,total\nada,6\n")
     command = [sys.executable, "-m", "dcai_lab.course", "grade", str(subs), "--source", str(source_dir), "--out",
                str(out), "--jobs", "1", "--feedback", str(tmp_path / "feedback")] + ([] if sandboxed else ["--no-sandbox"])
-    (tmp_path / "tmp").mkdir()
+    temp = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))  # the grader's temp folder, short enough to be used
+    request.addfinalizer(lambda: shutil.rmtree(temp, ignore_errors=True))
     grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+                              env={**os.environ, "TMPDIR": str(temp)})
     deadline = time.monotonic() + 120
     while tag not in subprocess.run(["ps", "-eo", "args", "-ww"], capture_output=True, text=True).stdout:
         assert time.monotonic() < deadline and grader.poll() is None, "the notebook never started"
@@ -570,9 +573,43 @@ def test_ctrl_c_stops_grading_at_once_and_leaves_the_csv_no_copy_and_no_process(
     assert grader.wait(timeout=15) == 130
     assert "interrupted: " in grader.stderr.read()
     assert out.read_text() == "student,total\nada,6\n"
-    assert not list((tmp_path / "tmp").iterdir()), "the temporary copy of the student's folder was left behind"
+    assert not list(temp.iterdir()), "the temporary copy of the student's folder was left behind"
     time.sleep(3)  # without the sandbox, the kernel notices its parent is gone (ipykernel polls every second)
     assert not [pid for pid in kernels if _alive(pid)]
     running = subprocess.run(["ps", "-eo", "args", "-ww"], capture_output=True, text=True).stdout
     if sandboxed:  # bubblewrap ended everything the notebook started; without it the notebook's own child lives on
         assert tag not in running
+
+
+def test_kernel_sockets_go_to_tmp_when_the_temp_folder_path_is_too_long(tmp_path, monkeypatch):
+    import tempfile
+
+    from dcai_lab.course.notebooks import SOCKET_PATH_MAX, socket_folder
+
+    long = tmp_path / ("x" * 90)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    folder = socket_folder("dcai-grade-")
+    try:
+        assert folder.parent == Path("/tmp") and len(str(folder / "conn" / "kernel-5")) <= SOCKET_PATH_MAX
+    finally:
+        folder.rmdir()
+    short = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(short))
+        folder = socket_folder("dcai-grade-")
+        assert folder.parent == short and folder.name.startswith("dcai-grade-")
+    finally:
+        shutil.rmtree(short)
+
+
+def test_a_notebook_is_graded_when_tmpdir_is_too_long_for_sockets(tmp_path, monkeypatch):
+    import tempfile
+
+    long = tmp_path / ("x" * 90)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    source_dir, subs = _course(tmp_path, {"hw.ipynb": _assignment()}, {"ada": {"hw.ipynb": CORRECT}})
+    row = grade(subs, source_dir, None, jobs=1)[0]  # sandboxed, as the grader runs by default
+    assert row["total"] == 6 and not row["problems"]
+    assert not list(long.iterdir())

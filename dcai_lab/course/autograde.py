@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +28,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from dcai_lab.course.gradebook import atomic_write_text
-from dcai_lab.course.notebooks import nbgrader_metadata, release_notebook
+from dcai_lab.course.notebooks import nbgrader_metadata, release_notebook, socket_folder
 from dcai_lab.course.overwrite import autograded_cells, manual_cells, points_of, prepare
 from dcai_lab.course.runner import MAX_CELL_OUTPUT, run_graded
 from dcai_lab.course.sandbox import SANDBOX_UIDS, GradingKernelManager, Limits
@@ -141,7 +140,7 @@ def remove_temporary_copies() -> None:
 def _run(prepared, source: NotebookNode, student: Student | None, options: Options, uid: int, grade):
     """Run the prepared notebook in a fresh temporary copy of the student's folder, in the sandbox."""
     tests = autograded_cells(source)
-    base = Path(tempfile.mkdtemp(prefix="dcai-grade-"))
+    base = socket_folder("dcai-grade-")
     with _COPIES_LOCK:
         _COPIES.add(base)
     try:

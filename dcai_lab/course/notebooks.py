@@ -129,6 +129,23 @@ def release(source_dir: str | Path, release_dir: str | Path, names: list[str] | 
 
 # --------------------------------------------------------------------------- execute
 
+SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path (sockaddr_un), where a kernel's ipc sockets live
+
+
+def socket_folder(prefix: str) -> Path:
+    """A new private temporary folder (``tempfile.mkdtemp``) short enough for a kernel's ipc sockets inside it.
+
+    ``<folder>/conn/kernel-5`` must fit in ``SOCKET_PATH_MAX`` bytes, or the kernel cannot start;
+    when the temp folder's path (``TMPDIR``) is too long for that, the folder is made in ``/tmp``.
+    """
+    import os
+    import tempfile
+
+    parent = tempfile.gettempdir()
+    if len(os.fsencode(parent)) + len(prefix) + len("XXXXXXXX/conn/kernel-5") + 1 > SOCKET_PATH_MAX:
+        parent = "/tmp"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
 
 def execute_notebook(nb: NotebookNode, cwd: str | Path, cell_timeout: float = 600,
                      allow_errors: bool = False, notebook_timeout: float | None = None) -> NotebookNode:
@@ -143,19 +160,22 @@ def execute_notebook(nb: NotebookNode, cwd: str | Path, cell_timeout: float = 60
     temporary folder (no TCP port, so no warning about unencrypted TCP). Grading uses
     :mod:`dcai_lab.course.grading`, which adds the sandbox and the tamper checks.
     """
-    import tempfile
+    import shutil
 
     from jupyter_client import AsyncKernelManager
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
-    with tempfile.TemporaryDirectory(prefix="dcai-kernel-") as sockets:
-        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"),
-                                connection_file=str(Path(sockets) / "kernel.json"))
+    sockets = socket_folder("dcai-kernel-")
+    try:
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"),
+                                connection_file=str(sockets / "kernel.json"))
         client = NotebookClient(nb, km=km, timeout=cell_timeout, kernel_name="python3", allow_errors=allow_errors,
                                 interrupt_on_timeout=allow_errors, record_timing=False,
                                 resources={"metadata": {"path": str(cwd)}})
         run_sync(_execute_within)(client, notebook_timeout)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return nb
 
 
