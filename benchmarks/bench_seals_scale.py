@@ -11,26 +11,32 @@ Set-up (all seeded), per pool size ``n``:
 - **pool**: the pool of ``benchmarks.bench_seals`` (distorted *train* digits, class ``RARE_CLASS``
   rare at ``PREVALENCE``, the first ``n`` of ``1.15 n`` augmented items), built into memory-mapped
   files with the shipped SSL encoder's unit embeddings; the test set is the 449 original test digits.
-- **index**: ``KnnIndex(embeddings, kind=INDEX_KIND, nprobe=NPROBE)``, an IVF index of 8-bit
-  scalar-quantized vectors (``d`` = 128 bytes per point instead of 512; :mod:`dcai_lab.knn`) with
-  about ``sqrt(n)`` cells, built from the memory-mapped file chunk by chunk. Its recall@``RECALL_K``
-  against exact search (:func:`dcai_lab.knn.exact_search`) is measured for ``N_QUERIES`` random
-  pool points, at every ``nprobe`` of ``NPROBE_SWEEP``. Why SQ8 and not PQ: on these pools a
-  digit's nearest neighbours are distorted copies of the same digit, closer together than
-  product quantization's error (README, "SEALS at ten million items", gives the measured recalls).
+- **index**: ``KnnIndex(embeddings, kind=INDEX_KIND, nlist=..., nprobe=NPROBE)``, an IVF index of
+  8-bit scalar-quantized vectors (``d`` = 128 bytes per point instead of 512; :mod:`dcai_lab.knn`)
+  whose cells hold about ``CELL_SIZE`` points at every pool size (``nlist`` the power of two nearest
+  ``n / CELL_SIZE``): a query scans ``NPROBE`` cells, so the cost of finding a new label's neighbours
+  does not grow with the pool, which is what SEALS needs (with ``sqrt(n)`` cells it grows like
+  ``sqrt(n)``). Built from the memory-mapped file chunk by chunk. Its recall@``RECALL_K`` against
+  exact search (:func:`dcai_lab.knn.exact_search`) is measured for ``N_QUERIES`` random pool points,
+  at every ``nprobe`` of ``NPROBE_SWEEP``. Why SQ8 and not PQ: on these pools a digit's nearest
+  neighbours are distorted copies of the same digit, closer together than product quantization's
+  error (README, "SEALS at ten million items", gives the measured recalls).
 - **k**: ``K_SEALS`` = 100 neighbours per label, as in the SEALS paper; with 50 the candidate
   pool of the 1M pool found measurably fewer 3s than full-pool MaxEnt (README).
-- **rare-concept search**: :func:`dcai_lab.rare.rare_concept_search` for ``METHODS`` (full-pool
-  MaxEnt and SEALS + MaxEnt with k = ``K_SEALS``), 5 positives + 95 negatives to start,
-  ``BATCH_SIZE`` labels per round for ``N_ROUNDS`` rounds, seeds ``SEEDS``, side by side in one run.
-  Per round: points scored and selection seconds (SEALS's include the index search for the new
-  labels); at the end: positives found (recall of the rare class) and test average precision.
-  Both methods run with one thread (the loop's default ``n_threads=1``), see the baseline below.
+- **rare-concept search**: the search of :func:`dcai_lab.rare.rare_concept_search` for ``METHODS``
+  (full-pool MaxEnt and SEALS + MaxEnt with k = ``K_SEALS``), 5 positives + 95 negatives to start,
+  ``BATCH_SIZE`` labels per round for ``N_ROUNDS`` rounds, seeds ``SEEDS``, side by side in one run,
+  both with the same scorer, the fastest this machine allows (:func:`fast_maxent`: MaxEnt of
+  :class:`Float32LogisticRegression`, ``sigmoid(x . w + b)`` in float32 on ``N_THREADS`` threads),
+  and the loop on ``N_THREADS`` threads (the index search included). Per round: points scored and
+  selection seconds (SEALS's include the index search for the new labels); at the end: positives
+  found (recall of the rare class) and test average precision.
 - **baseline**: full-pool scoring of the pool with the model of the first round (seed 0), measured
-  four ways (best of ``BASELINE_REPEATS``): the loop's own ``entropy_sampling`` (float64 chunks of
-  ``SCORE_CHUNK_ROWS``) with 1 and 2 threads; ``predict_proba`` on float32 chunks on a thread pool;
-  and the linear model's logits written out by hand in float32 (``x . w + b``, the fastest we could
-  make it). Reported in points per second, so the ratios below can be read against the fastest.
+  three ways (best of ``BASELINE_REPEATS``): the library loop's own ``entropy_sampling`` (float64
+  chunks of ``SCORE_CHUNK_ROWS``, input checks, one thread); ``predict_proba`` on float32 chunks on
+  a thread pool; and the linear model's logits written out by hand in float32 (``x . w + b``, the
+  fastest we could make it). Reported in points per second, so the ratios can be read against the
+  fastest: the search's full-pool rounds should take about as long as the fastest way.
 - **bookkeeping**: the loop's own per-round work outside the selection timer (the unlabeled ids,
   the candidate pool's ids), measured once, so nothing that grows with the pool hides there.
 - **memory**: the process's peak resident set (``resource.getrusage``, file pages of the
@@ -51,16 +57,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 RARE_CLASS, PREVALENCE = 3, 0.002
-INDEX_KIND, NPROBE = "ivfsq", 4
+INDEX_KIND, CELL_SIZE, NPROBE = "ivfsq", 1_200, 4
 NPROBE_SWEEP = (1, 2, 4, 8, 16)
 RECALL_K, N_QUERIES = 10, 200
 K_SEALS, BATCH_SIZE, N_ROUNDS = 100, 50, 8
 SEEDS = (0, 1, 2, 3, 4)
 METHODS = ("full MaxEnt", "SEALS + MaxEnt")
 BASELINE_REPEATS = 3
+N_THREADS = 2  # the machine's cores, for both methods
+SCORE_ROWS = 16_384  # rows per chunk of the fast scorer
+ONE_THREAD_ROWS = 65_536  # fewer candidates are scored on the loop's own thread
 RESULTS = Path(__file__).parent / "results"
 PLOT = RESULTS / "seals_scale.png"
 
@@ -114,8 +124,6 @@ def index_recall(index, n_queries: int = N_QUERIES, k: int = RECALL_K, seed: int
 
 def first_model(emb, is_positive, seed: int = 0):
     """The model of round 0 of the rare-concept search (seed ``seed``): what full-pool scoring scores first."""
-    from sklearn.linear_model import LogisticRegression
-
     from dcai_lab.rare import initial_rare_labels
 
     ids = initial_rare_labels(is_positive, 5, 95, seed=seed)
@@ -125,13 +133,18 @@ def first_model(emb, is_positive, seed: int = 0):
     return model, labeled
 
 
-def _best_seconds(run, repeats: int) -> float:
-    best = np.inf
+def _best_seconds(run, repeats: int, first: float = np.inf) -> float:
+    best = first
     for _ in range(repeats):
         start = time.perf_counter()
         run()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def nlist_for(n: int) -> int:
+    """IVF cells for an ``n``-item pool: the power of two nearest ``n / CELL_SIZE`` (at least 1)."""
+    return 2 ** max(0, round(np.log2(max(n / CELL_SIZE, 1))))
 
 
 def _top(scores: np.ndarray, batch_size: int) -> np.ndarray:
@@ -140,21 +153,63 @@ def _top(scores: np.ndarray, batch_size: int) -> np.ndarray:
     return np.argpartition(-scores, kth)[:kth + 1]
 
 
-def _top_of_chunks(entropies, emb, labeled, batch_size: int, n_threads: int, rows: int) -> np.ndarray:
-    """The ``batch_size`` unlabeled ids of largest ``entropies(x)``, scored ``rows`` at a time on ``n_threads``
-    threads (each chunk keeps its own top; ties to the lowest id)."""
+def top_of_ids(entropies, emb, ids: np.ndarray, batch_size: int, n_threads: int, rows: int = SCORE_ROWS) -> np.ndarray:
+    """The ``batch_size`` ids (sorted distinct pool ids) of largest ``entropies(x)``, ties to the lowest id.
+
+    ``ids`` are scored ``rows`` at a time on ``n_threads`` threads, each chunk keeping its own top.
+    A chunk of ids close together (the whole unlabeled pool) is read as one slice of ``emb`` and
+    scored whole, labeled rows included; scattered ids (a candidate pool) are gathered.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     def best_of(start: int):
-        scores = entropies(np.asarray(emb[start:start + rows]))
-        scores[labeled[start:start + rows]] = -np.inf
+        part = ids[start:start + rows]
+        span = part[-1] - part[0] + 1
+        if span <= 2 * len(part):
+            scores = entropies(np.asarray(emb[part[0]:part[-1] + 1]))[part - part[0]]
+        else:
+            scores = entropies(np.asarray(emb[part]))
         top = _top(scores, batch_size)
-        return scores[top], top + start
+        return scores[top], part[top]
 
-    with ThreadPoolExecutor(n_threads) as pool:
-        parts = list(pool.map(best_of, range(0, len(emb), rows)))
-    scores, ids = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return ids[np.lexsort((ids, -scores))[:batch_size]]
+    if n_threads == 1:
+        parts = [best_of(start) for start in range(0, len(ids), rows)]
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            parts = list(pool.map(best_of, range(0, len(ids), rows)))
+    scores, found = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return found[np.lexsort((found, -scores))[:batch_size]]
+
+
+class Float32LogisticRegression(LogisticRegression):
+    """scikit-learn's logistic regression (fitted as usual) whose binary ``predict_proba`` is written out in
+    float32: ``p = sigmoid(x . w + b)``, no float64 copy of the pool."""
+
+    def predict_proba(self, X):
+        x = np.asarray(X, dtype=np.float32)
+        p = 1 / (1 + np.exp(-(x @ self.coef_.astype(np.float32).ravel() + np.float32(self.intercept_[0]))))
+        return np.stack([1 - p, p], axis=1)
+
+
+def fast_maxent(model, X_pool, labeled, batch_size: int, rng, *, candidates=None, **_) -> np.ndarray:
+    """MaxEnt as fast as this machine allows: the candidates' entropy ``-sum_y p log p`` of ``model.predict_proba``
+    (a :class:`Float32LogisticRegression`) on float32 chunks on ``N_THREADS`` threads (on one thread for at
+    most ``ONE_THREAD_ROWS`` candidates: starting threads costs more than it saves there); ties to the lowest id.
+
+    A strategy of the loop (``run_active_learning(strategy=fast_maxent)``); ``candidates`` are the
+    unlabeled ids to score (all of them for full-pool MaxEnt).
+    """
+    from threadpoolctl import threadpool_limits
+
+    def entropies(x):
+        p = model.predict_proba(x)
+        return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+
+    ids = np.flatnonzero(~labeled) if candidates is None else np.asarray(candidates, np.int64)
+    if len(ids) <= ONE_THREAD_ROWS:  # starting threads and limiting BLAS would cost more than they save
+        return top_of_ids(entropies, X_pool, ids, batch_size, 1)
+    with threadpool_limits(1):  # one BLAS thread per chunk thread
+        return top_of_ids(entropies, X_pool, ids, batch_size, N_THREADS)
 
 
 def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 65_536) -> np.ndarray:
@@ -163,10 +218,10 @@ def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: i
         p = model.predict_proba(x)
         return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
 
-    return _top_of_chunks(entropies, emb, labeled, batch_size, n_threads, rows)
+    return top_of_ids(entropies, emb, np.flatnonzero(~labeled), batch_size, n_threads, rows)
 
 
-def linear_by_hand(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 16_384) -> np.ndarray:
+def linear_by_hand(model, emb, labeled, batch_size: int, n_threads: int, rows: int = SCORE_ROWS) -> np.ndarray:
     """Full-pool MaxEnt of a binary logistic regression written out in float32: ``p = sigmoid(x . w + b)``."""
     w, b = model.coef_.astype(np.float32).ravel(), np.float32(model.intercept_[0])
 
@@ -175,11 +230,11 @@ def linear_by_hand(model, emb, labeled, batch_size: int, n_threads: int, rows: i
         q = 1 - p
         return -(p * np.log(np.maximum(p, 1e-30)) + q * np.log(np.maximum(q, 1e-30)))
 
-    return _top_of_chunks(entropies, emb, labeled, batch_size, n_threads, rows)
+    return top_of_ids(entropies, emb, np.flatnonzero(~labeled), batch_size, n_threads, rows)
 
 
 def baseline(emb, is_positive, repeats: int = BASELINE_REPEATS) -> dict:
-    """Points per second of full-pool MaxEnt scoring, four ways; and whether they pick the same batch."""
+    """Points per second of full-pool MaxEnt scoring, three ways; and whether they pick the same batch."""
     from threadpoolctl import threadpool_limits
 
     from dcai_lab.strategies import SCORE_CHUNK_ROWS, entropy_sampling
@@ -187,22 +242,56 @@ def baseline(emb, is_positive, repeats: int = BASELINE_REPEATS) -> dict:
     model, labeled = first_model(emb, is_positive)
     n_scored = int((~labeled).sum())
     out, picks = {}, {}
-    for name, threads, run in [
-            ("loop's entropy_sampling (float64 chunks), 1 thread", 1,
+    for name, run in [
+            ("loop's entropy_sampling (float64 chunks), 1 thread",
              lambda: entropy_sampling(model, emb, labeled, BATCH_SIZE, np.random.default_rng(0))),
-            ("loop's entropy_sampling (float64 chunks), 2 threads", 2,
-             lambda: entropy_sampling(model, emb, labeled, BATCH_SIZE, np.random.default_rng(0))),
-            ("predict_proba on float32 chunks, 2 threads", 1,
-             lambda: float32_chunks(model, emb, labeled, BATCH_SIZE, 2)),
-            ("logits by hand in float32, 2 threads", 1, lambda: linear_by_hand(model, emb, labeled, BATCH_SIZE, 2))]:
-        with threadpool_limits(threads):
+            (f"predict_proba on float32 chunks, {N_THREADS} threads",
+             lambda: float32_chunks(model, emb, labeled, BATCH_SIZE, N_THREADS)),
+            (f"logits by hand in float32, {N_THREADS} threads",
+             lambda: linear_by_hand(model, emb, labeled, BATCH_SIZE, N_THREADS))]:
+        with threadpool_limits(1):
+            start = time.perf_counter()
             picks[name] = run()
-            seconds = _best_seconds(run, repeats)
+            seconds = _best_seconds(run, repeats - 1, first=time.perf_counter() - start)
         out[name] = dict(seconds=seconds, points_per_second=n_scored / seconds)
         print(f"  {name}: {seconds:.3f} s, {n_scored / seconds / 1e6:.2f} M points/s", flush=True)
     first = next(iter(picks.values()))
     return dict(points=n_scored, score_chunk_rows=SCORE_CHUNK_ROWS, ways=out,
                 same_batch={name: int(len(np.intersect1d(ids, first))) for name, ids in picks.items()})
+
+
+def rare_search(emb, is_positive, test_emb, is_positive_test, index, k: int, batch_size: int, n_rounds: int,
+                seeds):
+    """Full-pool MaxEnt and SEALS + MaxEnt for every seed, each with :func:`fast_maxent` and ``N_THREADS`` threads.
+
+    What :func:`dcai_lab.rare.rare_concept_search` does for these two methods (the same initial
+    labels, the loop, :func:`dcai_lab.rare.rare_search_curve`), with the fast scorer as the strategy.
+    """
+    import pandas as pd
+
+    from dcai_lab.active import run_active_learning
+    from dcai_lab.rare import initial_rare_labels, rare_search_curve
+    from dcai_lab.seals import run_seals
+
+    y_pool, y_test = is_positive.astype(np.int64), is_positive_test.astype(np.int64)
+    frames = []
+    for seed in seeds:
+        options = dict(initial_labeled=initial_rare_labels(is_positive, 5, 95, seed=seed), batch_size=batch_size,
+                       n_rounds=n_rounds, seed=seed, model=Float32LogisticRegression(max_iter=1000, random_state=seed),
+                       progress=False, classes=[0, 1], n_threads=N_THREADS, strategy=fast_maxent)
+        for method in METHODS:
+            start = time.perf_counter()
+            if method == "SEALS + MaxEnt":
+                history = run_seals(emb, y_pool, test_emb, y_test, k=k, index=index, **options)
+            else:
+                history = run_active_learning(emb, y_pool, test_emb, y_test, **options)
+            frame = rare_search_curve(history, emb, is_positive, test_emb, y_test, model=options["model"])
+            frame.insert(0, "method", method)
+            frames.append(frame)
+            last = frame.iloc[-1]
+            print(f"- {method}, seed {seed}: {time.perf_counter() - start:.0f} s, positives found "
+                  f"{last['positives_found']:.3f}, AP {last['average_precision']:.3f}", flush=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 def bookkeeping(index, n_labeled: int = 500, seed: int = 0) -> dict:
@@ -229,7 +318,7 @@ def run_size(n: int, *, seeds=SEEDS, n_rounds: int = N_ROUNDS, batch_size: int =
              index_kind: str = INDEX_KIND, nprobe: int = NPROBE, n_queries: int = N_QUERIES,
              repeats: int = BASELINE_REPEATS, cache_dir=None, progress: bool = True) -> dict:
     """The whole benchmark at one pool size; the results as a dict (what ``seals_scale_<n>.json`` holds)."""
-    from benchmarks.bench_seals import rare_search, summarize
+    from benchmarks.bench_seals import summarize
     from dcai_lab.knn import KnnIndex
 
     start, load_start = time.perf_counter(), os.getloadavg()
@@ -239,7 +328,7 @@ def run_size(n: int, *, seeds=SEEDS, n_rounds: int = N_ROUNDS, batch_size: int =
           f"embeddings {emb.shape} float32 memory-mapped ({emb.nbytes / 1e9:.2f} GB) from {pool.folder.name} "
           f"({pool_seconds:.0f} s; built in {pool.info['seconds_building']:.0f} s)", flush=True)
     build_start = time.perf_counter()
-    index = KnnIndex(emb, kind=index_kind, nprobe=nprobe)
+    index = KnnIndex(emb, kind=index_kind, nlist=nlist_for(len(emb)), nprobe=nprobe)
     build = time.perf_counter() - build_start
     info = dict(kind=index_kind, nlist=index.nlist, nprobe=index.nprobe, rerank=index.rerank,
                 build_seconds=build, memory_mb=index.memory_bytes() / 1e6, **index_recall(index, n_queries))
@@ -252,8 +341,7 @@ def run_size(n: int, *, seeds=SEEDS, n_rounds: int = N_ROUNDS, batch_size: int =
     base = baseline(emb, is_positive, repeats)
     phases["baseline"] = time.perf_counter() - phase_start
     phase_start = time.perf_counter()
-    frame = rare_search(emb, is_positive, test_emb, is_positive_test, index, k, batch_size, n_rounds, seeds,
-                        methods=METHODS)
+    frame = rare_search(emb, is_positive, test_emb, is_positive_test, index, k, batch_size, n_rounds, seeds)
     phases["rare_search"] = time.perf_counter() - phase_start
     phases["rare_search_by_method"] = {m: float(frame.loc[frame["method"] == m, "seconds_selecting"].sum())
                                        for m in METHODS}

@@ -14,6 +14,7 @@ and :func:`compare_strategies` runs it for several strategies and seeds. Each ru
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Sequence
 
@@ -264,10 +265,11 @@ class _CountingModel:
     """A fitted model that counts the rows its ``predict_proba`` scores (``History.n_scored``)."""
 
     def __init__(self, model) -> None:
-        self.model, self.rows = model, 0
+        self.model, self.rows, self._lock = model, 0, threading.Lock()  # a strategy may score on several threads
 
     def predict_proba(self, X):
-        self.rows += len(X)
+        with self._lock:
+            self.rows += len(X)
         return self.model.predict_proba(X)
 
     def __getattr__(self, name: str):
@@ -277,7 +279,8 @@ class _CountingModel:
 
     def _samples(self, X, *args, **kwargs):
         samples = self.model.predict_proba_samples(X, *args, **kwargs)
-        self.rows += int(np.prod(np.shape(samples)[:2]))  # T x len(X) rows: each sample scores every row
+        with self._lock:
+            self.rows += int(np.prod(np.shape(samples)[:2]))  # T x len(X) rows: each sample scores every row
         return samples
 
 
