@@ -137,6 +137,11 @@ def socket_folder(prefix: str) -> Path:
 
     ``<folder>/conn/kernel-5`` must fit in ``SOCKET_PATH_MAX`` bytes, or the kernel cannot start;
     when the temp folder's path (``TMPDIR``) is too long for that, the folder is made in ``/tmp``.
+
+    >>> folder = socket_folder("dcai-doc-")
+    >>> folder.name.startswith("dcai-doc-"), len(str(folder / "conn" / "kernel-5")) <= SOCKET_PATH_MAX
+    (True, True)
+    >>> folder.rmdir()
     """
     import os
     import tempfile
