@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from benchmarks.bench_active import best_of
 from dcai_lab.active import compare_strategies, run_active_learning
 from dcai_lab.augment import augment_pool
 from dcai_lab.badge import badge_sampling
@@ -42,15 +43,6 @@ SEEDS = (0, 1, 2, 3, 4)
 TARGETS = (0.90, 0.95)
 INITIAL, BATCH, ROUNDS = 20, 20, 9
 SELECT_SIZES = (10_000, 100_000)
-
-
-def best_of(fn, repeat: int = 3) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 # --------------------------------------------------------------------------- side by side with scikit-activeml
@@ -134,8 +126,8 @@ def bench_side_by_side() -> None:
                 None),
         }
         for name, (kit, peer, scores) in cases.items():
-            kit_s, mine = best_of(kit)
-            peer_s, (theirs, utilities) = best_of(peer)
+            kit_s, mine = best_of(kit, repeat=3)
+            peer_s, (theirs, utilities) = best_of(peer, repeat=3)
             row = rows[name]
             row["kit"].append(kit_s)
             row["peer"].append(peer_s)

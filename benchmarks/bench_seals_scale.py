@@ -191,6 +191,15 @@ class Float32LogisticRegression(LogisticRegression):
         return np.stack([1 - p, p], axis=1)
 
 
+def _maxent_of(model):
+    """``x -> -sum_y p log p`` of ``model.predict_proba(x)``, row by row."""
+    def entropies(x):
+        p = model.predict_proba(x)
+        return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+
+    return entropies
+
+
 def fast_maxent(model, X_pool, labeled, batch_size: int, rng, *, candidates=None, **_) -> np.ndarray:
     """MaxEnt as fast as this machine allows: the candidates' entropy ``-sum_y p log p`` of ``model.predict_proba``
     (a :class:`Float32LogisticRegression`) on float32 chunks on ``N_THREADS`` threads (on one thread for at
@@ -201,10 +210,7 @@ def fast_maxent(model, X_pool, labeled, batch_size: int, rng, *, candidates=None
     """
     from threadpoolctl import threadpool_limits
 
-    def entropies(x):
-        p = model.predict_proba(x)
-        return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
-
+    entropies = _maxent_of(model)
     ids = np.flatnonzero(~labeled) if candidates is None else np.asarray(candidates, np.int64)
     if len(ids) <= ONE_THREAD_ROWS:  # starting threads and limiting BLAS would cost more than they save
         return top_of_ids(entropies, X_pool, ids, batch_size, 1)
@@ -214,11 +220,7 @@ def fast_maxent(model, X_pool, labeled, batch_size: int, rng, *, candidates=None
 
 def float32_chunks(model, emb, labeled, batch_size: int, n_threads: int, rows: int = 65_536) -> np.ndarray:
     """Full-pool MaxEnt with ``predict_proba`` on float32 slices of the pool, on ``n_threads`` threads; top ids."""
-    def entropies(x):
-        p = model.predict_proba(x)
-        return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
-
-    return top_of_ids(entropies, emb, np.flatnonzero(~labeled), batch_size, n_threads, rows)
+    return top_of_ids(_maxent_of(model), emb, np.flatnonzero(~labeled), batch_size, n_threads, rows)
 
 
 def linear_by_hand(model, emb, labeled, batch_size: int, n_threads: int, rows: int = SCORE_ROWS) -> np.ndarray:
