@@ -122,7 +122,7 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
                 trained = time.perf_counter() - start
                 accuracy = float(np.mean(fitted.predict(X_test) == y_test))
                 for rule in rules:
-                    history.record_stopping(rule.name, *rule(fitted, int(labeled.sum())))
+                    history.record_stopping(rule.name, *rule(fitted, len(history.labeled_ids)))
                 ids = np.flatnonzero(~labeled) if candidates is None else np.asarray(candidates.ids(), np.int64)
                 ids = ids[~labeled[ids]]
                 selected, selecting, counted = np.zeros(0, np.int64), 0.0, _CountingModel(fitted)
@@ -134,8 +134,8 @@ def run_active_learning(X_pool, y_pool, X_test, y_test, strategy="entropy", init
                     selected = _check_selection(selected, labeled, batch_size, name)
                 if keep_scores:
                     history.keep_scores(ids, predict_proba(fitted, X_pool[ids], classes))
-                history.record(int(labeled.sum()), accuracy, selected, selecting, trained, counted.rows, len(ids))
-                bar.set_postfix(labels=int(labeled.sum()), accuracy=f"{accuracy:.3f}")
+                history.record(len(history.labeled_ids), accuracy, selected, selecting, trained, counted.rows, len(ids))
+                bar.set_postfix(labels=len(history.labeled_ids), accuracy=f"{accuracy:.3f}")
                 if r == n_rounds:
                     break
                 history.add_labels(selected, _ask(oracle, y_pool, selected, classes))

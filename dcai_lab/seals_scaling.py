@@ -66,6 +66,19 @@ def _series(results: list[dict], method: str | None, cost: str | None) -> tuple[
     return np.array([n for n, _ in rows], dtype=float), np.array([c for _, c in rows], dtype=float)
 
 
+def _with_small_batch(results: list[dict]) -> list[dict]:
+    """The results with each size's small-batch pass (``"small_batch"``, the same labels in smaller rounds), if
+    any, as one more method: ``"SEALS + MaxEnt, <b> labels / round"``."""
+    out = []
+    for r in results:
+        small = r.get("small_batch")
+        if isinstance(small, dict) and "SEALS + MaxEnt" in small.get("summary", {}):
+            method = f"SEALS + MaxEnt, {small['batch_size']} labels / round"
+            r = {**r, "summary": {**r["summary"], method: small["summary"]["SEALS + MaxEnt"]}}
+        out.append(r)
+    return out
+
+
 def scaling_slopes(results: list[dict]) -> dict[str, dict[str, float]]:
     """Per method and cost, the slope ``b`` of ``log10(cost)`` against ``log10(pool size)`` (notebook 02, section 13).
 
@@ -78,7 +91,8 @@ def scaling_slopes(results: list[dict]) -> dict[str, dict[str, float]]:
 
     Returns
     -------
-    ``{method: {"points_scored": b, "selection_seconds": b}}``.
+    ``{method: {"points_scored": b, "selection_seconds": b}}``; a small-batch pass of SEALS in the
+    results (``"small_batch"``) is one more method, ``"SEALS + MaxEnt, <b> labels / round"``.
 
     >>> r = [{"pool_size": n, "summary": {"m": {"points_scored": n ** 0.5, "selection_seconds": 2.0}}}
     ...      for n in (100, 10_000)]
@@ -86,6 +100,7 @@ def scaling_slopes(results: list[dict]) -> dict[str, dict[str, float]]:
     {'points_scored': 0.5, 'selection_seconds': 0.0}
     """
     _series(results, None, None)
+    results = _with_small_batch(results)
     methods = list(dict.fromkeys(m for r in results for m in r["summary"]))
     out: dict[str, dict[str, float]] = {}
     for method in methods:
@@ -102,10 +117,10 @@ def scaling_slopes(results: list[dict]) -> dict[str, dict[str, float]]:
 def plot_seals_scaling(results: list[dict]):
     """Log-log curves of points scored and selection seconds per round against the pool size, with fitted slopes.
 
-    One line per method (markers: the measured means over seeds and rounds; dashed: the
-    fitted power law ``cost = 10^a * n^b`` of :func:`scaling_slopes`; dotted, when the results
-    hold a ``"baseline"``: the fastest full-pool scoring's seconds). Taught in notebook 02,
-    section 13.
+    One line per method, a small-batch pass of SEALS included (markers: the measured means over
+    seeds and rounds; dashed: the fitted power law ``cost = 10^a * n^b`` of :func:`scaling_slopes`;
+    dotted, when the results hold a ``"baseline"``: the fastest full-pool scoring's seconds).
+    Taught in notebook 02, section 13.
 
     Parameters
     ----------
@@ -126,8 +141,8 @@ def plot_seals_scaling(results: list[dict]):
     slopes = scaling_slopes(results)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (cost, label) in zip(axes, COSTS.items()):
-        for method, color in zip(slopes, ["tab:blue", "tab:orange", "tab:green", "tab:gray"]):
-            n, c = _series(results, method, cost)
+        for method, color in zip(slopes, ["tab:blue", "tab:orange", "tab:green", "tab:purple"]):
+            n, c = _series(_with_small_batch(results), method, cost)
             a = np.polyfit(np.log10(n), np.log10(c), 1)
             ax.plot(n, c, "o-", color=color, label=f"{method} (slope {slopes[method][cost]:.2f})")
             ax.plot(n, 10 ** np.polyval(a, np.log10(n)), "--", color=color, alpha=0.5)

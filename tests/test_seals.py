@@ -58,13 +58,14 @@ def test_candidate_pool_equals_brute_force_union(k):
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(k=st.integers(1, 299), batches=st.lists(st.lists(st.integers(0, 299), max_size=12), min_size=1, max_size=5))
 def test_any_sequence_of_updates_equals_the_brute_force_union(gaussian_index, k, batches):
-    pool = CandidatePool(gaussian_index, k=k)
-    for batch in batches:
-        pool.add_labeled(np.array(batch, dtype=np.int64))
-    labeled = np.unique(np.concatenate([np.array(b, dtype=np.int64) for b in batches]))
-    expected = brute_force_candidates(gaussian(), labeled, k) if len(labeled) else np.zeros(0, np.int64)
-    np.testing.assert_array_equal(pool.ids(), expected)
-    np.testing.assert_array_equal(pool.labeled, labeled)
+    pool, x = CandidatePool(gaussian_index, k=k), gaussian()
+    for step in range(len(batches)):  # after every update, not only the last: the ids are kept, not recomputed
+        pool.add_labeled(np.array(batches[step], dtype=np.int64))
+        labeled = np.unique(np.concatenate([np.array(b, dtype=np.int64) for b in batches[:step + 1]]))
+        expected = brute_force_candidates(x, labeled, k) if len(labeled) else np.zeros(0, np.int64)
+        np.testing.assert_array_equal(pool.ids(), expected)
+        assert len(pool) == len(expected) == pool.sizes[-1]
+        np.testing.assert_array_equal(pool.labeled, labeled)
 
 
 @pytest.mark.parametrize("kind", ["flat", "lsh", "hnsw"])
