@@ -65,6 +65,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from benchmarks.bench_active import best_of
 from dcai_lab._ivf import faiss_threads
 from dcai_lab.knn import KnnIndex
 
@@ -156,15 +157,6 @@ def first_model(emb, is_positive, seed: int = 0):
     return model, labeled
 
 
-def _best_seconds(run, repeats: int, first: float = np.inf) -> float:
-    best = first
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def nlist_for(n: int) -> int:
     """IVF cells for an ``n``-item pool: the power of two nearest ``n / CELL_SIZE`` (at least 1)."""
     return 2 ** max(0, round(np.log2(max(n / CELL_SIZE, 1))))
@@ -188,7 +180,7 @@ def top_of_ids(entropies, emb, ids: np.ndarray, batch_size: int, n_threads: int,
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    def best_of(start: int):
+    def top_of_chunk(start: int):
         part = ids[start:start + rows]
         span = part[-1] - part[0] + 1
         if span <= 2 * len(part):
@@ -198,10 +190,10 @@ def top_of_ids(entropies, emb, ids: np.ndarray, batch_size: int, n_threads: int,
         return _best(scores, part, batch_size)
 
     if n_threads == 1:
-        parts = [best_of(start) for start in range(0, len(ids), rows)]
+        parts = [top_of_chunk(start) for start in range(0, len(ids), rows)]
     else:
         with ThreadPoolExecutor(n_threads) as pool:
-            parts = list(pool.map(best_of, range(0, len(ids), rows)))
+            parts = list(pool.map(top_of_chunk, range(0, len(ids), rows)))
     return _best(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), batch_size)[1]
 
 
@@ -274,7 +266,7 @@ class FastMaxEnt:
     def _rows_of(self, X_pool, ids: np.ndarray) -> np.ndarray:
         """The kept row of each of ``ids``; rows not kept yet are read from ``X_pool`` (in pool order) and kept."""
         where = np.searchsorted(self.sorted_ids, ids)
-        known = self.sorted_ids[np.minimum(where, len(self.sorted_ids) - 1)] == ids if self.n_kept else where < 0
+        known = (self.sorted_ids[np.minimum(where, self.n_kept - 1)] == ids) if self.n_kept else np.zeros(len(ids), bool)
         new = np.sort(ids[~known])
         if np.any(new[1:] == new[:-1]):
             raise ValueError("FastMaxEnt needs distinct candidate ids (the loop's candidates are)")
@@ -329,9 +321,7 @@ def baseline(emb, is_positive, repeats: int = BASELINE_REPEATS) -> dict:
             (f"logits by hand in float32, {N_THREADS} threads",
              lambda: linear_by_hand(model, emb, labeled, BATCH_SIZE, N_THREADS))]:
         with threadpool_limits(1):
-            start = time.perf_counter()
-            picks[name] = run()
-            seconds = _best_seconds(run, repeats - 1, first=time.perf_counter() - start)
+            seconds, picks[name] = best_of(run, repeats)
         out[name] = dict(seconds=seconds, points_per_second=n_scored / seconds)
         print(f"  {name}: {seconds:.3f} s, {n_scored / seconds / 1e6:.2f} M points/s", flush=True)
     first = next(iter(picks.values()))
@@ -408,8 +398,8 @@ def bookkeeping(index, n_labeled: int = 500, seed: int = 0) -> dict:
     labeled = np.zeros(len(index), dtype=bool)
     labeled[labeled_ids] = True
     pool = CandidatePool(index, K_SEALS, labeled=labeled_ids)
-    return dict(unlabeled_ids_seconds=_best_seconds(lambda: np.flatnonzero(~labeled), 5),
-                candidate_ids_seconds=_best_seconds(pool.ids, 5), candidates=len(pool))
+    return dict(unlabeled_ids_seconds=best_of(lambda: np.flatnonzero(~labeled), 5)[0],
+                candidate_ids_seconds=best_of(pool.ids, 5)[0], candidates=len(pool))
 
 
 def memory() -> dict:

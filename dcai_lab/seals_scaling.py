@@ -138,11 +138,11 @@ def plot_seals_scaling(results: list[dict]):
     """
     import matplotlib.pyplot as plt
 
-    slopes = scaling_slopes(results)
+    slopes, every_method = scaling_slopes(results), _with_small_batch(results)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (cost, label) in zip(axes, COSTS.items()):
         for method, color in zip(slopes, ["tab:blue", "tab:orange", "tab:green", "tab:purple"]):
-            n, c = _series(_with_small_batch(results), method, cost)
+            n, c = _series(every_method, method, cost)
             a = np.polyfit(np.log10(n), np.log10(c), 1)
             ax.plot(n, c, "o-", color=color, label=f"{method} (slope {slopes[method][cost]:.2f})")
             ax.plot(n, 10 ** np.polyval(a, np.log10(n)), "--", color=color, alpha=0.5)
